@@ -1,0 +1,58 @@
+package api
+
+import (
+	"context"
+	"net/url"
+)
+
+// ctxKey is the type of this package's context keys, so they collide with
+// no other package's.
+type ctxKey int
+
+const (
+	principalKey ctxKey = iota
+	requestKey
+)
+
+// principal is who a request authenticated as.
+type principal struct {
+	AccountSID    string // the account whose data the request may touch
+	CredentialSID string // the AC or SK SID that was presented
+}
+
+func withPrincipal(ctx context.Context, p principal) context.Context {
+	return context.WithValue(ctx, principalKey, p)
+}
+
+// principalFrom returns the authenticated principal; the zero value when the
+// request did not pass authentication, which owns nothing.
+func principalFrom(ctx context.Context) principal {
+	p, _ := ctx.Value(principalKey).(principal)
+	return p
+}
+
+// requestInfo is what the first middleware learns about a request, in one
+// context value: its id, and the base URL it came in on.
+type requestInfo struct {
+	id   string
+	base url.URL // scheme and host only
+}
+
+func withRequestInfo(ctx context.Context, ri *requestInfo) context.Context {
+	return context.WithValue(ctx, requestKey, ri)
+}
+
+func requestIDFrom(ctx context.Context) string {
+	if ri, ok := ctx.Value(requestKey).(*requestInfo); ok {
+		return ri.id
+	}
+	return ""
+}
+
+// baseURLFrom returns the scheme and host the request came in on.
+func baseURLFrom(ctx context.Context) *url.URL {
+	if ri, ok := ctx.Value(requestKey).(*requestInfo); ok {
+		return &ri.base
+	}
+	return &url.URL{Scheme: "http", Host: "localhost"}
+}

@@ -1,0 +1,4 @@
+// Package api is verifyd's HTTP server: echo, the middleware of the design
+// and the handlers that implement the strict interface generated from
+// openapi.yaml. NewHandler builds it; routes.go shows the whole surface.
+package api

@@ -1,0 +1,151 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/verifykit/verifykit/gen/verifyserver"
+	"github.com/verifykit/verifykit/internal/spec"
+	"github.com/verifykit/verifykit/internal/store"
+	"github.com/verifykit/verifykit/internal/token"
+)
+
+// Config holds the settings of the API handler. The zero value is usable.
+type Config struct {
+	// PublicURL is the base of every resource's url, such as
+	// "https://verify.example.com". Empty means the scheme and host each
+	// request came in on.
+	PublicURL string
+	// ResponseValidation is ResponseValidationEnforce when empty.
+	ResponseValidation ResponseValidation
+	// BodyLimit caps request bodies, in bytes; 64 KiB when zero.
+	BodyLimit int64
+	// RequestTimeout bounds each request's store calls; 5 s when zero. A
+	// store that does not answer in time gives 503 · 20503.
+	RequestTimeout time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+const (
+	defaultBodyLimit      = 64 << 10
+	defaultRequestTimeout = 5 * time.Second
+	readyTimeout          = 2 * time.Second
+)
+
+// NewHandler builds the whole verifyd HTTP surface: the two spec operations
+// behind authentication and validation in both directions, plus /healthz,
+// /readyz and /metrics.
+func NewHandler(cfg Config, st store.Store, keys *token.KeySet, log *slog.Logger) (http.Handler, error) {
+	if st == nil || keys == nil || log == nil {
+		return nil, errors.New("api: store, keys and logger are required")
+	}
+	srv := &server{store: st, keys: keys, now: cfg.Now}
+	if srv.now == nil {
+		srv.now = time.Now
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || !u.IsAbs() || u.Host == "" {
+			return nil, fmt.Errorf("api: public URL %q is not an absolute URL", cfg.PublicURL)
+		}
+		u.Path = strings.TrimRight(u.Path, "/")
+		srv.publicURL = u
+	}
+	return newHandler(cfg, st, srv, log)
+}
+
+// newHandler wires the middleware and routes around impl; tests pass an
+// impl that misbehaves on purpose.
+func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterface, log *slog.Logger) (http.Handler, error) {
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = defaultBodyLimit
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = defaultRequestTimeout
+	}
+	switch cfg.ResponseValidation {
+	case "":
+		cfg.ResponseValidation = ResponseValidationEnforce
+	case ResponseValidationEnforce, ResponseValidationLog:
+	default:
+		return nil, fmt.Errorf("api: unknown response validation mode %q", cfg.ResponseValidation)
+	}
+
+	doc, err := spec.Load(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	routes := newRouteTable(doc)
+	validate, err := validateRequests(doc, routes)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	m := newMetrics()
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = renderError(log)
+	// The order is the design's: scope and observe first, then recover,
+	// CORS, body limit, authenticate, validate the request, validate the
+	// response, handler.
+	e.Use(
+		requestScope(cfg.RequestTimeout),
+		observe(log, m, routes),
+		recoverPanics(),
+		cors(),
+		limitBody(cfg.BodyLimit),
+		newAuthenticator(st).middleware(),
+		validate,
+		validateResponses(routes, cfg.ResponseValidation, log),
+	)
+	verifyserver.RegisterHandlers(e, verifyserver.NewStrictHandler(impl, nil))
+
+	health := healthz()
+	ready := readyz(st)
+	metricsHandler := m.handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			health.ServeHTTP(w, r)
+		case "/readyz":
+			ready.ServeHTTP(w, r)
+		case "/metrics":
+			metricsHandler.ServeHTTP(w, r)
+		default:
+			e.ServeHTTP(w, r)
+		}
+	}), nil
+}
+
+// healthz answers 200 while the process serves HTTP.
+func healthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+}
+
+// readyz answers 200 only while the store answers a ping.
+func readyz(st store.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := st.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("store unavailable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+}

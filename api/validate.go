@@ -1,0 +1,216 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/labstack/echo/v4"
+	echomiddleware "github.com/oapi-codegen/echo-middleware"
+
+	"github.com/verifykit/verifykit/internal/spec"
+)
+
+// ResponseValidation says what happens to a response that breaks the spec.
+type ResponseValidation string
+
+// The response validation modes.
+const (
+	// ResponseValidationEnforce replaces the response with 500 · 20500 and
+	// logs why. It is the default.
+	ResponseValidationEnforce ResponseValidation = "enforce"
+	// ResponseValidationLog logs why and sends the response unchanged.
+	ResponseValidationLog ResponseValidation = "log"
+)
+
+// operation is one operation of the spec, resolved once at start-up.
+type operation struct {
+	id         string
+	route      *routers.Route
+	formFields map[string]bool // the declared form fields; nil without a form body
+}
+
+// routeTable maps echo's route of a request (method and path template) to
+// the spec's operation, so that no request is routed twice.
+type routeTable struct {
+	ops map[string]*operation // "GET /v2/Services/:ServiceSid/AccessTokens/:Sid"
+}
+
+func newRouteTable(doc *openapi3.T) *routeTable {
+	rt := &routeTable{ops: map[string]*operation{}}
+	for path, item := range doc.Paths.Map() {
+		echoPath := strings.NewReplacer("{", ":", "}", "").Replace(path)
+		for method, op := range item.Operations() {
+			o := &operation{
+				id:    op.OperationID,
+				route: &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
+			}
+			if op.RequestBody != nil {
+				if media := op.RequestBody.Value.Content.Get("application/x-www-form-urlencoded"); media != nil {
+					o.formFields = map[string]bool{}
+					for name := range media.Schema.Value.Properties {
+						o.formFields[name] = true
+					}
+				}
+			}
+			rt.ops[method+" "+echoPath] = o
+		}
+	}
+	return rt
+}
+
+func (rt *routeTable) lookup(method, echoPath string) *operation {
+	return rt.ops[method+" "+echoPath]
+}
+
+// operationID names the operation for logs and metrics.
+func (rt *routeTable) operationID(method, echoPath string) string {
+	if o := rt.lookup(method, echoPath); o != nil {
+		return o.id
+	}
+	return "none"
+}
+
+// validationOptions are the kin-openapi options of both directions.
+func validationOptions() openapi3filter.Options {
+	return openapi3filter.Options{
+		// Authentication ran before validation, in authenticate.
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		// The handler applies defaults; the body is not re-encoded.
+		SkipSettingDefaults:     true,
+		IncludeResponseStatus:   true,
+		SchemaValidationOptions: spec.SchemaOptions(),
+	}
+}
+
+// validateRequests checks every request against the spec with
+// echo-middleware and kin-openapi, then rejects form fields the spec does
+// not declare and fields given twice, which kin-openapi lets through.
+func validateRequests(doc *openapi3.T, rt *routeTable) (echo.MiddlewareFunc, error) {
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("build request router: %w", err)
+	}
+	opts := &echomiddleware.Options{Options: validationOptions(), DoNotValidateServers: true}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			o := rt.lookup(c.Request().Method, c.Path())
+			if o == nil {
+				return next(c) // echo answers 404 or 405
+			}
+			if herr := echomiddleware.ValidateRequestFromContext(c, router, opts); herr != nil {
+				return herr
+			}
+			if o.formFields != nil {
+				if err := checkFormFields(c, o.formFields); err != nil {
+					return err
+				}
+			}
+			return next(c)
+		}
+	}, nil
+}
+
+// checkFormFields rejects undeclared and repeated form fields.
+func checkFormFields(c echo.Context, declared map[string]bool) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return fmt.Errorf("parse form: %w", err)
+	}
+	for name, values := range form {
+		if !declared[name] || len(values) > 1 {
+			return errInvalidParameter(name)
+		}
+	}
+	return nil
+}
+
+// validateResponses holds back each response of a spec operation until it
+// has been checked against the spec.
+func validateResponses(rt *routeTable, mode ResponseValidation, log *slog.Logger) echo.MiddlewareFunc {
+	opts := validationOptions()
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			o := rt.lookup(r.Method, c.Path())
+			if o == nil {
+				return next(c)
+			}
+			orig := c.Response()
+			rec := &recorder{header: orig.Header()}
+			c.SetResponse(echo.NewResponse(rec, c.Echo()))
+			err := next(c)
+			c.SetResponse(orig)
+			if err != nil {
+				return err // renderError writes the declared error shape
+			}
+			if verr := validateResponse(r.Context(), c, o, rec, &opts); verr != nil {
+				log.LogAttrs(r.Context(), slog.LevelError, "response violates openapi.yaml",
+					slog.String("request_id", requestIDFrom(r.Context())),
+					slog.String("operation", o.id),
+					slog.Int("status", rec.status),
+					slog.String("reason", verr.Error()))
+				if mode != ResponseValidationLog {
+					return errInternal(fmt.Errorf("response violates openapi.yaml: %w", verr))
+				}
+			}
+			orig.WriteHeader(rec.status)
+			_, werr := orig.Write(rec.body.Bytes())
+			return werr
+		}
+	}
+}
+
+func validateResponse(ctx context.Context, c echo.Context, o *operation, rec *recorder, opts *openapi3filter.Options) error {
+	params := make(map[string]string, len(c.ParamNames()))
+	for i, name := range c.ParamNames() {
+		params[name] = c.ParamValues()[i]
+	}
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return openapi3filter.ValidateResponse(ctx, &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request:    c.Request(),
+			PathParams: params,
+			Route:      o.route,
+			Options:    opts,
+		},
+		Status:  status,
+		Header:  rec.header,
+		Body:    io.NopCloser(bytes.NewReader(rec.body.Bytes())),
+		Options: opts,
+	})
+}
+
+// recorder holds a response back: headers go to the real response's map,
+// status and body wait for validation.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}

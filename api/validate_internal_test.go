@@ -1,0 +1,81 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/verifykit/verifykit/gen/verifyserver"
+	"github.com/verifykit/verifykit/internal/provision"
+	"github.com/verifykit/verifykit/internal/store"
+	"github.com/verifykit/verifykit/internal/store/sqlite"
+)
+
+// brokenServer returns a fetch result that breaks the spec: its sid is
+// not a YK SID.
+type brokenServer struct{ *server }
+
+func (b brokenServer) FetchAccessToken(_ context.Context, _ verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
+	t := store.AccessToken{SID: "not-a-sid", AccountSID: "AC" + strings.Repeat("a", 32), ServiceSID: "VA" + strings.Repeat("a", 32),
+		Identity: "abcdefgh", FactorType: "push", TTL: 60, Token: "x", DateCreated: time.Now().UTC().Truncate(time.Second)}
+	return verifyserver.FetchAccessToken200JSONResponse{Body: b.toModel(context.Background(), t)}, nil
+}
+
+func TestResponseValidation(t *testing.T) {
+	for _, tc := range []struct {
+		mode       ResponseValidation
+		wantStatus int
+	}{
+		{ResponseValidationEnforce, http.StatusInternalServerError},
+		{ResponseValidationLog, http.StatusOK},
+	} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			ctx := context.Background()
+			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			acc, secret, err := provision.Account(ctx, st, "a", time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs strings.Builder
+			log := slog.New(slog.NewJSONHandler(&logs, nil))
+			impl := brokenServer{&server{store: st, now: time.Now}}
+			h, err := newHandler(Config{ResponseValidation: tc.mode}, st, impl, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v2/Services/VA"+strings.Repeat("a", 32)+"/AccessTokens/YK"+strings.Repeat("b", 32), nil)
+			req.SetBasicAuth(acc.SID, secret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus {
+				t.Errorf("status = %d, want %d (body %s)", resp.StatusCode, tc.wantStatus, body)
+			}
+			if tc.wantStatus == 500 && !strings.Contains(string(body), `"code":20500`) {
+				t.Errorf("body = %s, want Twilio error 20500", body)
+			}
+			if !strings.Contains(logs.String(), "response violates openapi.yaml") {
+				t.Errorf("logs = %s, want a line saying why the response was rejected", logs.String())
+			}
+			if strings.Contains(string(body), "pattern") || strings.Contains(string(body), "not-a-sid") && tc.wantStatus == 500 {
+				t.Errorf("500 body leaks validation details: %s", body)
+			}
+		})
+	}
+}
