@@ -194,7 +194,7 @@ func TestSpecFacts(t *testing.T) {
 // TestEmbeddedSpecMatchesFile guards against a gen/ that drifted from
 // openapi.yaml: the server validates with the embedded copy.
 func TestEmbeddedSpecMatchesFile(t *testing.T) {
-	embedded, err := verifyserver.GetSwagger()
+	embedded, err := verifyserver.GetSpec()
 	if err != nil {
 		t.Fatalf("GetSwagger: %v", err)
 	}

@@ -15,7 +15,7 @@ import (
 // Load returns the contract embedded in the generated server package, with
 // its servers cleared so that routes match on any host, and validated.
 func Load(ctx context.Context) (*openapi3.T, error) {
-	doc, err := verifyserver.GetSwagger()
+	doc, err := verifyserver.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}

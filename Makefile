@@ -1,0 +1,127 @@
+# Every check CI runs is `make check` (alias `make ci`), so a CI failure
+# reproduces locally with one command. `make help` lists the targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# The checks build on each other (generate before diffing gen/, PostgreSQL
+# before tests); run them one at a time even under make -j.
+.NOTPARALLEL:
+
+GO ?= go
+MODULE := github.com/verifykit/verifykit
+# Tools that would clash with the main module's dependencies are pinned in
+# tools/go.mod; -modfile runs them at those versions without touching go.mod.
+STATICCHECK := $(GO) run -modfile=tools/go.mod honnef.co/go/tools/cmd/staticcheck
+# How long each fuzz target runs: `make fuzz` (long) and `make fuzz-short` (CI).
+FUZZTIME ?= 2m
+FUZZTIME_SHORT ?= 10s
+# Packages a client program imports; they must stay free of echo and kin-openapi.
+CLIENT_PKGS := ./gen/verifyclient ./gen/models
+# Extra arguments for `make run`, e.g. make run ARGS='-addr 127.0.0.1:9090'.
+ARGS ?=
+
+.PHONY: help generate check-generated tidy-check fmt-check vet staticcheck \
+	client-deps lint-spec lint breaking test test-go fuzz fuzz-short bench \
+	bench-smoke run check ci
+
+help: ## List the targets
+	@echo "Usage: make TARGET"
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+generate: ## Regenerate gen/ from openapi.yaml (go generate ./...)
+	$(GO) generate ./...
+
+check-generated: generate ## Fail if regenerating changes anything under gen/
+	@if [ -n "$$(git status --porcelain -- gen/)" ] || ! git diff --quiet -- gen/; then \
+		echo "check-generated: gen/ is out of date with openapi.yaml; run make generate and commit:"; \
+		git status --porcelain -- gen/; \
+		git --no-pager diff -- gen/; \
+		exit 1; \
+	fi
+	@echo "check-generated: gen/ is up to date"
+
+tidy-check: ## Fail if go.mod/go.sum (main and tools/) are not tidy
+	$(GO) mod tidy -diff
+	$(GO) -C tools mod tidy -diff
+
+fmt-check: ## Fail if any hand-written .go file is not gofmt-ed
+	@files="$$(find . \( -path ./.git -o -path ./node_modules -o -path ./tmp -o -path ./bin \) -prune \
+		-o -type f -name '*.go' ! -name '*.gen.go' -print)"; \
+	bad="$$(if [ -n "$$files" ]; then gofmt -l $$files; fi)"; \
+	if [ -n "$$bad" ]; then echo "fmt-check: run gofmt -w on:"; echo "$$bad"; exit 1; fi
+	@echo "fmt-check: ok"
+
+vet: ## go vet ./...
+	$(GO) vet ./...
+
+staticcheck: ## staticcheck (pinned in tools/go.mod) on every package outside gen/
+	@all="$$($(GO) list ./...)"; \
+	pkgs="$$(grep -Ev '^$(MODULE)/gen(/|$$)' <<<"$$all" || true)"; \
+	if [ -z "$$pkgs" ]; then echo "staticcheck: no hand-written packages yet"; exit 0; fi; \
+	echo "$(STATICCHECK) <packages outside gen/>"; \
+	$(STATICCHECK) $$pkgs
+	@echo "staticcheck: ok"
+
+client-deps: ## Fail if gen/verifyclient or gen/models depend on echo or kin-openapi
+	@deps="$$($(GO) list -deps $(CLIENT_PKGS))"; \
+	bad="$$(grep -E '^github\.com/(labstack/echo|getkin/kin-openapi)(/|$$)' <<<"$$deps" || true)"; \
+	if [ -n "$$bad" ]; then \
+		echo "client-deps: $(CLIENT_PKGS) must not depend on echo or kin-openapi, but they import:"; \
+		echo "$$bad"; \
+		exit 1; \
+	fi
+	@echo "client-deps: ok (no echo, no kin-openapi)"
+
+lint-spec: ## Lint openapi.yaml with Spectral and Redocly (warnings fail)
+	scripts/lint-spec.sh
+
+lint: fmt-check vet staticcheck lint-spec client-deps ## All linters: fmt-check vet staticcheck lint-spec client-deps
+
+breaking: ## Fail on breaking changes to openapi.yaml against BREAKING_BASE (default HEAD~1)
+	scripts/breaking.sh
+
+# PostgreSQL: unless VERIFYKIT_TEST_POSTGRES already names a server, start a
+# throwaway one on 127.0.0.1 and stop it again however the tests end.
+test: ## Run all tests with -race against a throwaway PostgreSQL
+	@if [ -n "$${VERIFYKIT_TEST_POSTGRES:-}" ]; then \
+		echo "test: using VERIFYKIT_TEST_POSTGRES from the environment"; \
+	else \
+		trap 'scripts/postgres.sh stop' EXIT; \
+		VERIFYKIT_TEST_POSTGRES="$$(scripts/postgres.sh start)"; \
+		export VERIFYKIT_TEST_POSTGRES; \
+	fi; \
+	echo "$(GO) test -race -count=1 ./..."; \
+	$(GO) test -race -count=1 ./...
+
+test-go: ## Run go test -race without starting PostgreSQL (quick local runs)
+	$(GO) test -race -count=1 ./...
+
+# fuzz and fuzz-short find every Fuzz* target with go test -list, which prints
+# a package's matching names and then an "ok <package>" line; go test -fuzz
+# takes one package and one target at a time.
+fuzz: ## Run every Fuzz* target for FUZZTIME (default 2m) each
+	@targets="$$($(GO) test -list '^Fuzz' ./... | \
+		awk '/^Fuzz/ { names[n++] = $$1; next } /^ok[ \t]/ { for (i = 0; i < n; i++) print $$2, names[i]; n = 0 }')"; \
+	if [ -z "$$targets" ]; then echo "fuzz: no Fuzz* targets yet"; exit 0; fi; \
+	while read -r pkg name; do \
+		echo "$(GO) test -run '^\$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+	done <<<"$$targets"
+
+fuzz-short: ## Run every Fuzz* target for 10s each (CI)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
+
+bench: ## Run the benchmarks with -benchmem
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-smoke: ## Run each benchmark once, to prove it still works
+	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
+
+run: ## Run verifyd locally (ARGS='...' passes flags)
+	$(GO) run ./cmd/verifyd $(ARGS)
+
+# test runs last so that CI's log ends with go test's own summary lines.
+check: check-generated tidy-check lint breaking fuzz-short bench-smoke test ## Everything CI runs
+
+ci: check ## Alias of check: CI runs exactly this

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/verifykit/verifykit/api"
+)
+
+// config is everything verifyd reads from flags and the environment.
+type config struct {
+	addr               string
+	dataDir            string
+	store              string
+	publicURL          string
+	responseValidation string
+	logLevel           string
+	bodyLimit          int64
+	requestTimeout     time.Duration
+	shutdownTimeout    time.Duration
+	bootstrap          string
+	allowDevRemote     bool
+}
+
+// storeFlags registers the flags that say where the data lives; serve and
+// every admin command share them.
+func storeFlags(fs *flag.FlagSet, getenv func(string) string, c *config) {
+	fs.StringVar(&c.dataDir, "data-dir", envOr(getenv, "VERIFYD_DATA_DIR", ".data"), "directory for the SQLite store and dev credentials (env VERIFYD_DATA_DIR)")
+	fs.StringVar(&c.store, "store", getenv("VERIFYD_STORE"), "store DSN: empty for SQLite in -data-dir, or postgres://… (env VERIFYD_STORE)")
+}
+
+// parseServe parses the serve command line.
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("verifyd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: verifyd [flags]\n       verifyd admin COMMAND [flags]   (verifyd admin -help)\n\nFlags (each with an environment twin):\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.addr, "addr", envOr(getenv, "VERIFYD_ADDR", "127.0.0.1:8080"), "listen address (env VERIFYD_ADDR)")
+	storeFlags(fs, getenv, &c)
+	fs.StringVar(&c.publicURL, "public-url", getenv("VERIFYD_PUBLIC_URL"), "base of resource urls, e.g. https://verify.example.com; empty: the request's scheme and host (env VERIFYD_PUBLIC_URL)")
+	fs.StringVar(&c.responseValidation, "response-validation", envOr(getenv, "VERIFYD_RESPONSE_VALIDATION", string(api.ResponseValidationEnforce)), "what a response that breaks openapi.yaml gets: enforce (500 and a log line) or log (log only) (env VERIFYD_RESPONSE_VALIDATION)")
+	fs.StringVar(&c.logLevel, "log-level", envOr(getenv, "VERIFYD_LOG_LEVEL", "info"), "debug, info, warn or error (env VERIFYD_LOG_LEVEL)")
+	fs.StringVar(&c.bootstrap, "bootstrap", getenv("VERIFYD_BOOTSTRAP"), "JSON file of accounts, API keys and services to create on start when missing (env VERIFYD_BOOTSTRAP)")
+	fs.BoolVar(&c.allowDevRemote, "allow-dev-remote", envBool(getenv, "VERIFYD_ALLOW_DEV_REMOTE"), "allow dev mode (generated credentials) on a non-loopback address (env VERIFYD_ALLOW_DEV_REMOTE)")
+	bodyLimit := fs.String("body-limit", envOr(getenv, "VERIFYD_BODY_LIMIT", "65536"), "largest request body in bytes (env VERIFYD_BODY_LIMIT)")
+	reqTimeout := fs.String("request-timeout", envOr(getenv, "VERIFYD_REQUEST_TIMEOUT", "5s"), "deadline of each request's store calls; past it: 503 (env VERIFYD_REQUEST_TIMEOUT)")
+	shutdown := fs.String("shutdown-timeout", envOr(getenv, "VERIFYD_SHUTDOWN_TIMEOUT", "10s"), "how long shutdown waits for requests in flight (env VERIFYD_SHUTDOWN_TIMEOUT)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "verifyd: unexpected argument %q\n", fs.Arg(0))
+		return c, errUsage
+	}
+	var err error
+	if c.bodyLimit, err = strconv.ParseInt(*bodyLimit, 10, 64); err != nil || c.bodyLimit <= 0 {
+		return c, fmt.Errorf("-body-limit: want a positive number of bytes, got %q", *bodyLimit)
+	}
+	if c.requestTimeout, err = time.ParseDuration(*reqTimeout); err != nil || c.requestTimeout <= 0 {
+		return c, fmt.Errorf("-request-timeout: want a positive duration such as 5s, got %q", *reqTimeout)
+	}
+	if c.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.shutdownTimeout <= 0 {
+		return c, fmt.Errorf("-shutdown-timeout: want a positive duration such as 10s, got %q", *shutdown)
+	}
+	switch api.ResponseValidation(c.responseValidation) {
+	case api.ResponseValidationEnforce, api.ResponseValidationLog:
+	default:
+		return c, fmt.Errorf("-response-validation: want enforce or log, got %q", c.responseValidation)
+	}
+	if _, err := parseLevel(c.logLevel); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("-log-level: want debug, info, warn or error, got %q", s)
+	}
+	return l, nil
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(getenv func(string) string, key string) bool {
+	b, _ := strconv.ParseBool(getenv(key))
+	return b
+}

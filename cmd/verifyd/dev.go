@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/verifykit/verifykit/internal/provision"
+	"github.com/verifykit/verifykit/internal/store"
+)
+
+// devCredentialsFile is written in the data directory by dev mode.
+const devCredentialsFile = "dev-credentials.json"
+
+// devCreds are the credentials dev mode generates, as written to
+// dev-credentials.json.
+type devCreds struct {
+	AccountSID   string `json:"account_sid"`
+	AuthToken    string `json:"auth_token"`
+	APIKeySID    string `json:"api_key_sid"`
+	APIKeySecret string `json:"api_key_secret"`
+	ServiceSID   string `json:"service_sid"`
+}
+
+// devCredentials runs dev mode: on a store with no account and no bootstrap
+// file, it creates a dev account, API key and service once, and keeps them
+// in the data directory. On later starts it reads them back. It returns nil
+// when verifyd is not in dev mode.
+func devCredentials(ctx context.Context, st store.Store, cfg config) (*devCreds, error) {
+	if cfg.bootstrap != "" {
+		return nil, nil
+	}
+	path := filepath.Join(cfg.dataDir, devCredentialsFile)
+	accounts, err := st.ListAccounts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dev mode: %w", err)
+	}
+	if len(accounts) > 0 {
+		creds, err := readDevCreds(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil // provisioned by admin commands: not dev mode
+		}
+		if err != nil {
+			return nil, err
+		}
+		if _, err := st.FetchAccount(ctx, creds.AccountSID); err != nil {
+			return nil, nil // the file is from another store
+		}
+		return creds, checkDevAddr(cfg)
+	}
+	if err := checkDevAddr(cfg); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	acc, authToken, err := provision.Account(ctx, st, "dev", now)
+	if err != nil {
+		return nil, fmt.Errorf("dev mode: %w", err)
+	}
+	key, secret, err := provision.APIKey(ctx, st, acc.SID, "dev", now)
+	if err != nil {
+		return nil, fmt.Errorf("dev mode: %w", err)
+	}
+	svc, err := provision.Service(ctx, st, acc.SID, "dev", now)
+	if err != nil {
+		return nil, fmt.Errorf("dev mode: %w", err)
+	}
+	creds := &devCreds{AccountSID: acc.SID, AuthToken: authToken, APIKeySID: key.SID, APIKeySecret: secret, ServiceSID: svc.SID}
+	if err := writeDevCreds(path, creds); err != nil {
+		return nil, err
+	}
+	return creds, nil
+}
+
+// checkDevAddr refuses to serve well-known generated credentials beyond
+// this machine unless the user said so.
+func checkDevAddr(cfg config) error {
+	if cfg.allowDevRemote || isLoopback(cfg.addr) {
+		return nil
+	}
+	return fmt.Errorf("dev mode (generated credentials) listens only on loopback; -addr %s is not: use -allow-dev-remote, or provision with verifyd admin / -bootstrap", cfg.addr)
+}
+
+func writeDevCreds(path string, c *devCreds) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("dev credentials: %w", err)
+	}
+	// 0600: the file holds secrets.
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("dev credentials: %w", err)
+	}
+	return nil
+}
+
+func readDevCreds(path string) (*devCreds, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("dev credentials: %w", err)
+	}
+	var c devCreds
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("dev credentials %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// printDevBanner shows the dev credentials and a curl that works as is.
+// It goes to stdout, never to the logs.
+func printDevBanner(w io.Writer, c *devCreds, addr string, cfg config) {
+	base := "http://" + addr
+	fmt.Fprintf(w, `
+verifyd dev mode: these credentials are stored in %s (mode 0600).
+  account_sid     %s
+  auth_token      %s
+  api_key_sid     %s
+  api_key_secret  %s
+  service_sid     %s
+
+Create an access token:
+  curl -s -u '%s:%s' -d Identity=ff483d1ff591898a9942916050d2ca3f -d FactorType=push \
+    %s/v2/Services/%s/AccessTokens
+
+`, filepath.Join(cfg.dataDir, devCredentialsFile), c.AccountSID, c.AuthToken, c.APIKeySID, c.APIKeySecret, c.ServiceSID,
+		c.AccountSID, c.AuthToken, base, c.ServiceSID)
+}

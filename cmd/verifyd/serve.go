@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/verifykit/verifykit/api"
+	"github.com/verifykit/verifykit/internal/provision"
+)
+
+// Server timeouts: a slow client cannot hold a connection open for long.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 60 * time.Second
+	maxHeaderBytes    = 16 << 10
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseServe(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	level, _ := parseLevel(cfg.logLevel)
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, where, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close store", slog.String("error", err.Error()))
+		}
+	}()
+
+	if cfg.bootstrap != "" {
+		if err := applyBootstrapFile(ctx, st, cfg.bootstrap, time.Now()); err != nil {
+			return err
+		}
+	}
+	dev, err := devCredentials(ctx, st, cfg)
+	if err != nil {
+		return err
+	}
+	keys, err := provision.KeySet(ctx, st, time.Now())
+	if err != nil {
+		return err
+	}
+	h, err := api.NewHandler(api.Config{
+		PublicURL:          cfg.publicURL,
+		ResponseValidation: api.ResponseValidation(cfg.responseValidation),
+		BodyLimit:          cfg.bodyLimit,
+		RequestTimeout:     cfg.requestTimeout,
+	}, st, keys, log)
+	if err != nil {
+		return err
+	}
+
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, unwrapSyscall(err))
+	}
+	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
+	if dev != nil {
+		printDevBanner(stdout, dev, ln.Addr().String(), cfg)
+	}
+	log.Info("verifyd started", slog.String("addr", ln.Addr().String()), slog.String("store", where))
+
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", slog.Duration("timeout", cfg.shutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	<-served // Serve has returned ErrServerClosed
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("verifyd stopped")
+	return nil
+}
+
+// unwrapSyscall keeps start-up errors to one readable line, such as
+// "address already in use".
+func unwrapSyscall(err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
+}
+
+// isLoopback reports whether a listen address accepts only local clients.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,141 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// maxBatch caps how many writes share one transaction.
+const maxBatch = 128
+
+// writeReq is one write handed to the committer. It carries the caller's
+// context because it is a message for one call, as an *http.Request is:
+// the committer checks it before running the write.
+type writeReq struct {
+	ctx  context.Context
+	stmt *sql.Stmt // prepared on the writer pool
+	args []any
+	done chan error // buffered, so the committer never waits for a caller that gave up
+}
+
+// exec runs a prepared write and returns once it is durable or has failed.
+//
+// All writes go through one goroutine, the committer (see commitLoop). A
+// write that arrives while the committer is idle runs on its own as one
+// autocommit statement. Writes that arrive while it is busy are committed
+// together in one transaction, and so share one WAL sync: group commit. That
+// is what lets concurrent creates outrun the disk's sync rate, which alone
+// would cap them at one create per sync.
+//
+// If ctx ends first, exec returns ctx.Err(); the write may still be
+// committed, as with any database whose acknowledgement is lost.
+func (s *Store) exec(ctx context.Context, stmt *sql.Stmt, args ...any) error {
+	req := &writeReq{ctx: ctx, stmt: stmt, args: args, done: make(chan error, 1)}
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return errClosed
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commitLoop is the committer. It runs from Open until Close closes quit,
+// taking whatever writes are waiting, up to maxBatch, and committing them.
+func (s *Store) commitLoop() {
+	defer close(s.loopDone)
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		select {
+		case req := <-s.writes:
+			batch = append(batch[:0], req)
+		case <-s.quit:
+			return
+		}
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case req := <-s.writes:
+				batch = append(batch, req)
+			default:
+				break collect
+			}
+		}
+		s.commit(batch)
+		clear(batch) // let the finished requests be collected
+	}
+}
+
+// commit runs a batch and answers every request in it.
+func (s *Store) commit(batch []*writeReq) {
+	live := batch[:0]
+	for _, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			req.done <- err // the caller has gone; do not write for it
+			continue
+		}
+		live = append(live, req)
+	}
+	switch len(live) {
+	case 0:
+		return
+	case 1:
+		// Alone, the write runs under its caller's context, so a deadline
+		// also ends a wait for a lock held by another process.
+		req := live[0]
+		_, err := req.stmt.ExecContext(req.ctx, req.args...)
+		req.done <- err
+		return
+	}
+	errs := make([]error, len(live))
+	err := s.commitBatch(live, errs)
+	for i, req := range live {
+		if err != nil {
+			req.done <- err
+		} else {
+			req.done <- errs[i]
+		}
+	}
+}
+
+// commitBatch runs the writes of batch in one transaction, recording in errs
+// those that break a constraint (a duplicate key, a missing owner). SQLite
+// undoes only the failing statement then, and the transaction goes on. Any
+// other failure rolls the whole transaction back and is returned, so every
+// write in the batch fails with it.
+//
+// The statements do not run under their callers' contexts: interrupting one
+// statement would roll back the whole transaction. Once the write lock is
+// held (BEGIN IMMEDIATE, which waits at most busy_timeout) they do not wait
+// for anything but the disk.
+func (s *Store) commitBatch(batch []*writeReq, errs []error) error {
+	ctx := context.Background()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for i, req := range batch {
+		_, err := tx.StmtContext(ctx, req.stmt).ExecContext(ctx, req.args...)
+		if err != nil && !isConstraint(err) {
+			return errors.Join(err, ignoreDone(tx.Rollback()))
+		}
+		errs[i] = err
+	}
+	return tx.Commit()
+}
+
+// isConstraint reports whether err is a SQLite constraint violation.
+func isConstraint(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}

@@ -1,0 +1,216 @@
+// Package sqlite is verifyd's embedded default storage engine: one SQLite
+// file, driven by modernc.org/sqlite (pure Go, no cgo).
+//
+// Durability: the database runs in WAL mode with synchronous=FULL, so every
+// acknowledged write has been synced to the WAL before the call returns and
+// survives a crash or power loss.
+//
+// Concurrency: SQLite allows one writer at a time. A Store therefore keeps
+// two connection pools on the file: a writer with a single connection, used
+// only by one goroutine, the committer, so concurrent creates queue instead
+// of failing with SQLITE_BUSY; and a pool of query-only readers, which WAL
+// lets read while the writer commits. The committer runs a lone write as one
+// autocommit statement, and writes that queued up meanwhile as one short
+// transaction with one sync (group commit), so throughput under load is not
+// capped by the disk's sync rate.
+//
+// The schema is migrated at Open from the numbered files embedded from
+// migrations/.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/verifykit/verifykit/internal/store"
+)
+
+// busyTimeoutMillis bounds how long a statement waits for a lock held by
+// another connection to the file (a second process, a backup) before it
+// fails with store.ErrUnavailable. A call's context deadline ends the wait
+// sooner.
+const busyTimeoutMillis = 5000
+
+// Store is a store.Store backed by a SQLite file. It is safe for concurrent
+// use.
+type Store struct {
+	writer *sql.DB // exactly one connection, used by the committer only
+	reader *sql.DB // query_only connections for fetches and lists
+	stmts  statements
+
+	writes   chan *writeReq // to the committer, see exec
+	quit     chan struct{}  // closed by Close to stop the committer
+	loopDone chan struct{}  // closed by the committer when it returns
+	closed   atomic.Bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens, creating it if needed, the SQLite database at path and
+// migrates it to the current schema. The directory must already exist. The
+// caller must Close the returned Store.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open sqlite store: empty path")
+	}
+	s, err := open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// open does the work of Open; on failure it closes whatever it opened.
+func open(ctx context.Context, path string) (_ *Store, err error) {
+	migrations, err := loadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Store{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.closeDBs())
+		}
+	}()
+
+	// _txlock=immediate makes the migration transaction take the write lock
+	// up front, so it cannot fail halfway with SQLITE_BUSY on lock upgrade.
+	s.writer, err = sql.Open("sqlite", dsn(path, url.Values{
+		"_busy_timeout": {fmt.Sprint(busyTimeoutMillis)},
+		"_foreign_keys": {"on"},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"FULL"},
+		"_txlock":       {"immediate"},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
+	if err := checkWriter(ctx, s.writer); err != nil {
+		return nil, translate(err)
+	}
+	if err := migrate(ctx, s.writer, migrations); err != nil {
+		return nil, translate(err)
+	}
+
+	// The readers open the file only after the writer has switched it to WAL
+	// mode, which persists in the file, so they need not set it themselves.
+	s.reader, err = sql.Open("sqlite", dsn(path, url.Values{
+		"_busy_timeout": {fmt.Sprint(busyTimeoutMillis)},
+		"_query_only":   {"on"},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	readers := max(4, runtime.GOMAXPROCS(0))
+	s.reader.SetMaxOpenConns(readers)
+	s.reader.SetMaxIdleConns(readers) // keep them: opening one runs its pragmas again
+	if err := s.reader.PingContext(ctx); err != nil {
+		return nil, translate(err)
+	}
+
+	if err := s.stmts.prepare(ctx, s.writer, s.reader); err != nil {
+		return nil, translate(err)
+	}
+
+	s.writes = make(chan *writeReq)
+	s.quit = make(chan struct{})
+	s.loopDone = make(chan struct{})
+	go s.commitLoop()
+	return s, nil
+}
+
+// dsn returns a SQLite URI for path with the driver parameters in params.
+// The URI form keeps a path containing '?' or '#' intact, and lets SQLite
+// read its own URI parameters too.
+func dsn(path string, params url.Values) string {
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	if strings.HasPrefix(escaped, "//") {
+		// "file://" would start an authority; a run of slashes is one slash.
+		escaped = "/" + strings.TrimLeft(escaped, "/")
+	}
+	return "file:" + escaped + "?" + params.Encode()
+}
+
+// checkWriter opens the writer's connection and verifies that the pragmas the
+// durability and ownership guarantees rest on took effect: SQLite ignores a
+// WAL request it cannot honour (some network file systems) and reports the
+// old mode instead of failing.
+func checkWriter(ctx context.Context, db *sql.DB) error {
+	checks := []struct {
+		pragma, want string
+	}{
+		{"journal_mode", "wal"},
+		{"synchronous", "2"}, // FULL
+		{"foreign_keys", "1"},
+	}
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	for _, c := range checks {
+		var got string
+		if err := db.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
+			return fmt.Errorf("read pragma %s: %w", c.pragma, err)
+		}
+		if !strings.EqualFold(got, c.want) {
+			return fmt.Errorf("pragma %s is %q, want %q", c.pragma, got, c.want)
+		}
+	}
+	return nil
+}
+
+// Close stops the committer, after it has answered the writes it took, and
+// closes both connection pools. Calls made after Close fail with
+// store.ErrUnavailable. Later calls to Close return nil.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(s.quit)
+	<-s.loopDone
+	if err := s.closeDBs(); err != nil {
+		return fmt.Errorf("close sqlite store: %w", err)
+	}
+	return nil
+}
+
+// closeDBs closes whatever Open got as far as creating. The writer closes
+// last: the last connection to close checkpoints the WAL into the database
+// file.
+func (s *Store) closeDBs() error {
+	errs := []error{s.stmts.close()}
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+	}
+	if s.writer != nil {
+		errs = append(errs, s.writer.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Ping runs a query on a reader connection.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.stmts.ping.QueryRowContext(ctx).Scan(&one); err != nil {
+		return fmt.Errorf("ping sqlite store: %w", s.translate(err))
+	}
+	return nil
+}
+
+// unix converts t to the stored form: whole seconds since the Unix epoch.
+// Dropping the fraction truncates toward the past, as time.Truncate does.
+func unix(t time.Time) int64 { return t.Unix() }
+
+// fromUnix converts a stored time back to a UTC time.Time.
+func fromUnix(sec int64) time.Time { return time.Unix(sec, 0).UTC() }
