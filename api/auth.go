@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/verifykit/verifykit/internal/cache"
 	"github.com/verifykit/verifykit/internal/credential"
 	"github.com/verifykit/verifykit/internal/sid"
 	"github.com/verifykit/verifykit/internal/store"
@@ -16,13 +18,29 @@ import (
 // SID with its auth token, or an API key SID with its secret.
 type authenticator struct {
 	store store.Store
+	// creds caches SID → credential. Rows are immutable (no API rotates or
+	// deletes a secret), so a hit is always current; only the bound matters.
+	creds *cache.Cache[string, credentialRow]
 	// decoy is compared against when the SID is unknown, so that an unknown
 	// SID costs the same time as a wrong secret.
 	decoy string
 }
 
+// credentialRow is what authentication needs of an account or API key.
+type credentialRow struct {
+	hash    string // credential.Hash of the auth token or secret
+	account string // the account the credential acts for
+}
+
+// credentialCacheSize bounds the credential cache (about 100 bytes each).
+const credentialCacheSize = 10_000
+
 func newAuthenticator(st store.Store) *authenticator {
-	return &authenticator{store: st, decoy: credential.Hash(credential.Generate())}
+	return &authenticator{
+		store: st,
+		creds: cache.New[string, credentialRow](credentialCacheSize),
+		decoy: credential.Hash(credential.Generate()),
+	}
 }
 
 // middleware rejects every request without valid credentials with
@@ -46,24 +64,7 @@ func (a *authenticator) authenticate(r *http.Request) (principal, error) {
 	if !ok {
 		return principal{}, errAuthenticate
 	}
-	ctx := r.Context()
-	var (
-		hash    string
-		account string
-		err     error
-	)
-	switch {
-	case sid.Valid(sid.Account, user):
-		var acc store.Account
-		acc, err = a.store.FetchAccount(ctx, user)
-		hash, account = acc.AuthTokenHash, acc.SID
-	case sid.Valid(sid.APIKey, user):
-		var key store.APIKey
-		key, err = a.store.FetchAPIKey(ctx, user)
-		hash, account = key.SecretHash, key.AccountSID
-	default:
-		err = store.ErrNotFound
-	}
+	row, err := a.lookup(r.Context(), user)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		credential.Verify(a.decoy, pass)
@@ -71,8 +72,34 @@ func (a *authenticator) authenticate(r *http.Request) (principal, error) {
 	case err != nil:
 		return principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if !credential.Verify(hash, pass) {
+	if !credential.Verify(row.hash, pass) {
 		return principal{}, errAuthenticate
 	}
-	return principal{AccountSID: account, CredentialSID: user}, nil
+	return principal{AccountSID: row.account, CredentialSID: user}, nil
+}
+
+// lookup finds the credential of an Account or API key SID.
+func (a *authenticator) lookup(ctx context.Context, user string) (credentialRow, error) {
+	if row, ok := a.creds.Get(user); ok {
+		return row, nil
+	}
+	var row credentialRow
+	switch {
+	case sid.Valid(sid.Account, user):
+		acc, err := a.store.FetchAccount(ctx, user)
+		if err != nil {
+			return row, err
+		}
+		row = credentialRow{hash: acc.AuthTokenHash, account: acc.SID}
+	case sid.Valid(sid.APIKey, user):
+		key, err := a.store.FetchAPIKey(ctx, user)
+		if err != nil {
+			return row, err
+		}
+		row = credentialRow{hash: key.SecretHash, account: key.AccountSID}
+	default:
+		return row, store.ErrNotFound
+	}
+	a.creds.Put(user, row)
+	return row, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/verifykit/verifykit/gen/verifyserver"
+	"github.com/verifykit/verifykit/internal/cache"
 	"github.com/verifykit/verifykit/internal/spec"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/token"
@@ -48,7 +49,7 @@ func NewHandler(cfg Config, st store.Store, keys *token.KeySet, log *slog.Logger
 	if st == nil || keys == nil || log == nil {
 		return nil, errors.New("api: store, keys and logger are required")
 	}
-	srv := &server{store: st, keys: keys, now: cfg.Now}
+	srv := &server{store: st, keys: keys, now: cfg.Now, tokens: cache.New[string, store.AccessToken](tokenCacheSize)}
 	if srv.now == nil {
 		srv.now = time.Now
 	}

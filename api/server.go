@@ -8,6 +8,7 @@ import (
 
 	"github.com/verifykit/verifykit/gen/models"
 	"github.com/verifykit/verifykit/gen/verifyserver"
+	"github.com/verifykit/verifykit/internal/cache"
 	"github.com/verifykit/verifykit/internal/sid"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/token"
@@ -23,7 +24,13 @@ type server struct {
 	keys      *token.KeySet
 	publicURL *url.URL // nil: built from each request
 	now       func() time.Time
+	// tokens caches access tokens by SID. They are immutable once created,
+	// so the cache is write-through and never stale.
+	tokens *cache.Cache[string, store.AccessToken]
 }
+
+// tokenCacheSize bounds the token cache (about 1 KiB each).
+const tokenCacheSize = 20_000
 
 var _ verifyserver.StrictServerInterface = (*server)(nil)
 
@@ -69,17 +76,35 @@ func (s *server) CreateAccessToken(ctx context.Context, req verifyserver.CreateA
 		// ErrNotFound: the service is unknown or not the principal's.
 		return nil, fmt.Errorf("create access token: %w", err)
 	}
+	s.tokens.Put(t.SID, t)
 	return verifyserver.CreateAccessToken201JSONResponse{Body: s.toModel(ctx, t)}, nil
 }
 
 // FetchAccessToken implements operation FetchAccessToken.
 func (s *server) FetchAccessToken(ctx context.Context, req verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
-	t, err := s.store.FetchAccessToken(ctx, principalFrom(ctx).AccountSID, req.ServiceSID, req.SID)
+	t, err := s.fetch(ctx, principalFrom(ctx).AccountSID, req.ServiceSID, req.SID)
 	if err != nil {
 		// ErrNotFound also when the token or service is another account's.
 		return nil, fmt.Errorf("fetch access token: %w", err)
 	}
 	return verifyserver.FetchAccessToken200JSONResponse{Body: s.toModel(ctx, t)}, nil
+}
+
+// fetch reads a token through the cache, with the store's ownership rule:
+// all of account, service and SID must match.
+func (s *server) fetch(ctx context.Context, accountSID, serviceSID, tokenSID string) (store.AccessToken, error) {
+	if t, ok := s.tokens.Get(tokenSID); ok {
+		if t.AccountSID != accountSID || t.ServiceSID != serviceSID {
+			return store.AccessToken{}, store.ErrNotFound
+		}
+		return t, nil
+	}
+	t, err := s.store.FetchAccessToken(ctx, accountSID, serviceSID, tokenSID)
+	if err != nil {
+		return t, err
+	}
+	s.tokens.Put(tokenSID, t)
+	return t, nil
 }
 
 // toModel maps a stored token to the wire resource.

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -36,6 +38,9 @@ type operation struct {
 	id         string
 	route      *routers.Route
 	formFields map[string]bool // the declared form fields; nil without a form body
+	// valid remembers, per declared status, response bodies already found
+	// valid: the verdict is a pure function of operation, status and bytes.
+	valid map[int]*verdicts
 }
 
 // routeTable maps echo's route of a request (method and path template) to
@@ -52,6 +57,12 @@ func newRouteTable(doc *openapi3.T) *routeTable {
 			o := &operation{
 				id:    op.OperationID,
 				route: &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
+				valid: map[int]*verdicts{},
+			}
+			for status := range op.Responses.Map() {
+				if code, err := strconv.Atoi(status); err == nil {
+					o.valid[code] = newVerdicts(verdictCacheSize)
+				}
 			}
 			if op.RequestBody != nil {
 				if media := op.RequestBody.Value.Content.Get("application/x-www-form-urlencoded"); media != nil {
@@ -136,7 +147,9 @@ func checkFormFields(c echo.Context, declared map[string]bool) error {
 // validateResponses holds back each response of a spec operation until it
 // has been checked against the spec.
 func validateResponses(rt *routeTable, mode ResponseValidation, log *slog.Logger) echo.MiddlewareFunc {
-	opts := validationOptions()
+	full := validationOptions()
+	headersOnly := validationOptions()
+	headersOnly.ExcludeResponseBody = true
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
@@ -152,7 +165,17 @@ func validateResponses(rt *routeTable, mode ResponseValidation, log *slog.Logger
 			if err != nil {
 				return err // renderError writes the declared error shape
 			}
-			if verr := validateResponse(r.Context(), c, o, rec, &opts); verr != nil {
+			body := rec.body.Bytes()
+			seen := o.valid[rec.status]
+			opts := &full
+			if seen != nil && seen.has(body) {
+				opts = &headersOnly // status and headers are still checked every time
+			}
+			verr := validateResponse(r.Context(), c, o, rec, opts)
+			if verr == nil && seen != nil && opts == &full {
+				seen.add(body)
+			}
+			if verr != nil {
 				log.LogAttrs(r.Context(), slog.LevelError, "response violates openapi.yaml",
 					slog.String("request_id", requestIDFrom(r.Context())),
 					slog.String("operation", o.id),
@@ -213,4 +236,45 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	return r.body.Write(b)
+}
+
+// verdictCacheSize bounds each operation and status's set of remembered
+// bodies; bodies larger than maxVerdictBody are never remembered.
+const (
+	verdictCacheSize = 4096
+	maxVerdictBody   = 16 << 10
+)
+
+// verdicts is a bounded set of response bodies found valid. Lookups index
+// the maps with string(body), which Go does without copying the bytes.
+type verdicts struct {
+	mu        sync.Mutex
+	half      int
+	cur, prev map[string]struct{}
+}
+
+func newVerdicts(max int) *verdicts {
+	return &verdicts{half: max / 2, cur: map[string]struct{}{}}
+}
+
+func (v *verdicts) has(body []byte) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, ok := v.cur[string(body)]; ok {
+		return true
+	}
+	_, ok := v.prev[string(body)]
+	return ok
+}
+
+func (v *verdicts) add(body []byte) {
+	if len(body) > maxVerdictBody {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.cur) >= v.half {
+		v.prev, v.cur = v.cur, make(map[string]struct{}, v.half)
+	}
+	v.cur[string(body)] = struct{}{}
 }

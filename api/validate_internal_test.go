@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/gen/verifyserver"
+	"github.com/verifykit/verifykit/internal/cache"
 	"github.com/verifykit/verifykit/internal/provision"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
@@ -48,7 +49,7 @@ func TestResponseValidation(t *testing.T) {
 			}
 			var logs strings.Builder
 			log := slog.New(slog.NewJSONHandler(&logs, nil))
-			impl := brokenServer{&server{store: st, now: time.Now}}
+			impl := brokenServer{&server{store: st, now: time.Now, tokens: cache.New[string, store.AccessToken](8)}}
 			h, err := newHandler(Config{ResponseValidation: tc.mode}, st, impl, log)
 			if err != nil {
 				t.Fatal(err)

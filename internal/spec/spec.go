@@ -32,9 +32,14 @@ func Load(ctx context.Context) (*openapi3.T, error) {
 // kin-openapi leaves unchecked by default are registered per call (no global
 // state), and error text never echoes the value or the schema.
 func SchemaOptions() []openapi3.SchemaValidationOption {
+	// One map for all calls: WithStringFormatValidator would allocate a
+	// new map on every validation.
+	formats := map[string]openapi3.StringFormatValidator{
+		"uri": openapi3.NewCallbackValidator(validateURI),
+	}
 	return []openapi3.SchemaValidationOption{
 		openapi3.EnableFormatValidation(),
-		openapi3.WithStringFormatValidator("uri", openapi3.NewCallbackValidator(validateURI)),
+		openapi3.WithStringFormatValidators(formats),
 		openapi3.DisableSchemaErrorDetails(),
 	}
 }

@@ -2,10 +2,12 @@ package token
 
 import (
 	"bytes"
+	"compress/flate"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -53,6 +55,32 @@ func (k Key) clone() Key {
 type KeySet struct {
 	byID   map[string]Key
 	newest Key
+	// deflaters pools DEFLATE compressors for Mint; a KeySet is shared by
+	// every request of a server, so the pool lives here rather than in a
+	// package variable.
+	deflaters sync.Pool
+}
+
+// deflate compresses b as raw DEFLATE (RFC 1951), the zip=DEF encoding.
+func (ks *KeySet) deflate(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	w, _ := ks.deflaters.Get().(*flate.Writer)
+	if w == nil {
+		var err error
+		if w, err = flate.NewWriter(&buf, flate.DefaultCompression); err != nil {
+			return nil, err
+		}
+	} else {
+		w.Reset(&buf)
+	}
+	defer ks.deflaters.Put(w)
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // NewKeySet returns a set holding copies of keys. It fails if keys is empty,
