@@ -36,6 +36,17 @@ func principalFrom(ctx context.Context) principal {
 type requestInfo struct {
 	id   string
 	base url.URL // scheme and host only
+	// op is the spec operation echo routed the request to (nil for paths
+	// outside the spec), with echo's path parameters, so that validation
+	// never routes the request a second time.
+	op          *operation
+	paramNames  []string
+	paramValues []string
+}
+
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	ri, _ := ctx.Value(requestKey).(*requestInfo)
+	return ri
 }
 
 func withRequestInfo(ctx context.Context, ri *requestInfo) context.Context {

@@ -16,11 +16,16 @@ import (
 
 // requestScope gives every request its Twilio-Request-Id, its base URL and
 // a deadline that bounds every store call it makes, in one context.
-func requestScope(timeout time.Duration) echo.MiddlewareFunc {
+func requestScope(timeout time.Duration, routes *routeTable) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			ri := &requestInfo{id: sid.New(sid.Request)}
+			ri := &requestInfo{
+				id:          sid.New(sid.Request),
+				op:          routes.lookup(r.Method, c.Path()),
+				paramNames:  c.ParamNames(),
+				paramValues: c.ParamValues(),
+			}
 			ri.base.Scheme = "http"
 			if r.TLS != nil {
 				ri.base.Scheme = "https"

@@ -86,10 +86,7 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	routes := newRouteTable(doc)
-	validate, err := validateRequests(doc, routes)
-	if err != nil {
-		return nil, fmt.Errorf("api: %w", err)
-	}
+	validate := validateRequests()
 	m := newMetrics()
 
 	e := echo.New()
@@ -100,7 +97,7 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 	// CORS, body limit, authenticate, validate the request, validate the
 	// response, handler.
 	e.Use(
-		requestScope(cfg.RequestTimeout),
+		requestScope(cfg.RequestTimeout, routes),
 		observe(log, m, routes),
 		recoverPanics(),
 		cors(),

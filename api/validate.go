@@ -14,7 +14,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/labstack/echo/v4"
 	echomiddleware "github.com/oapi-codegen/echo-middleware"
 
@@ -105,29 +104,50 @@ func validationOptions() openapi3filter.Options {
 // validateRequests checks every request against the spec with
 // echo-middleware and kin-openapi, then rejects form fields the spec does
 // not declare and fields given twice, which kin-openapi lets through.
-func validateRequests(doc *openapi3.T, rt *routeTable) (echo.MiddlewareFunc, error) {
-	router, err := legacy.NewRouter(doc)
-	if err != nil {
-		return nil, fmt.Errorf("build request router: %w", err)
-	}
+func validateRequests() echo.MiddlewareFunc {
 	opts := &echomiddleware.Options{Options: validationOptions(), DoNotValidateServers: true}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			o := rt.lookup(c.Request().Method, c.Path())
-			if o == nil {
+			ri := requestInfoFrom(c.Request().Context())
+			if ri == nil || ri.op == nil {
 				return next(c) // echo answers 404 or 405
 			}
-			if herr := echomiddleware.ValidateRequestFromContext(c, router, opts); herr != nil {
+			if herr := echomiddleware.ValidateRequestFromContext(c, echoRouted{}, opts); herr != nil {
 				return herr
 			}
-			if o.formFields != nil {
-				if err := checkFormFields(c, o.formFields); err != nil {
+			if ri.op.formFields != nil {
+				if err := checkFormFields(c, ri.op.formFields); err != nil {
 					return err
 				}
 			}
 			return next(c)
 		}
-	}, nil
+	}
+}
+
+// echoRouted is the routers.Router that echo-middleware asks for the
+// request's operation: echo has already routed the request, and
+// requestScope recorded the result, so no second router runs.
+type echoRouted struct{}
+
+// FindRoute implements routers.Router.
+func (echoRouted) FindRoute(r *http.Request) (*routers.Route, map[string]string, error) {
+	ri := requestInfoFrom(r.Context())
+	if ri == nil || ri.op == nil {
+		return nil, nil, &routers.RouteError{Reason: routers.ErrPathNotFound.Error()}
+	}
+	return ri.op.route, ri.pathParams(), nil
+}
+
+// pathParams returns echo's path parameters as kin-openapi wants them.
+func (ri *requestInfo) pathParams() map[string]string {
+	params := make(map[string]string, len(ri.paramNames))
+	for i, name := range ri.paramNames {
+		if i < len(ri.paramValues) {
+			params[name] = ri.paramValues[i]
+		}
+	}
+	return params
 }
 
 // checkFormFields rejects undeclared and repeated form fields.
@@ -193,9 +213,9 @@ func validateResponses(rt *routeTable, mode ResponseValidation, log *slog.Logger
 }
 
 func validateResponse(ctx context.Context, c echo.Context, o *operation, rec *recorder, opts *openapi3filter.Options) error {
-	params := make(map[string]string, len(c.ParamNames()))
-	for i, name := range c.ParamNames() {
-		params[name] = c.ParamValues()[i]
+	var params map[string]string
+	if ri := requestInfoFrom(ctx); ri != nil {
+		params = ri.pathParams()
 	}
 	status := rec.status
 	if status == 0 {

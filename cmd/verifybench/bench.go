@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+type options struct {
+	verifyd        string
+	rounds         int
+	duration       time.Duration
+	conns          int
+	createDuration time.Duration
+}
+
+// result is one round of load against one server.
+type result struct {
+	requests int
+	errors   int
+	elapsed  time.Duration
+	p50, p99 time.Duration
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r result) String() string {
+	return fmt.Sprintf("%9.0f req/s  p50 %7s  p99 %7s  (%d requests, %d errors)",
+		r.rps(), r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.requests, r.errors)
+}
+
+// process is a child server with its address.
+type process struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// startProcess runs name with args and waits for its "listening on ADDR".
+func startProcess(ctx context.Context, name string, args ...string) (*process, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("%s printed nothing", name)
+	}
+	addr, ok := strings.CutPrefix(sc.Text(), "listening on ")
+	if !ok {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("%s: first line %q, want listening on ADDR", name, sc.Text())
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	return &process{cmd: cmd, addr: addr}, nil
+}
+
+func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	dir, err := os.MkdirTemp("", "verifybench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	vd, err := startProcess(ctx, o.verifyd, "-addr", "127.0.0.1:0", "-data-dir", dir, "-log-level", "error")
+	if err != nil {
+		return err
+	}
+	defer vd.stop()
+	var creds struct {
+		AccountSID string `json:"account_sid"`
+		AuthToken  string `json:"auth_token"`
+		ServiceSID string `json:"service_sid"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "dev-credentials.json"))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, &creds); err != nil {
+		return err
+	}
+	base := "http://" + vd.addr
+	createURL := base + "/v2/Services/" + creds.ServiceSID + "/AccessTokens"
+	const form = "FactorFriendlyName=John+Doe+iPhone&FactorType=push&Identity=ff483d1ff591898a9942916050d2ca3f&Ttl=300"
+	newCreate := func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodPost, createURL, strings.NewReader(form))
+		if err != nil {
+			return nil, err
+		}
+		req.SetBasicAuth(creds.AccountSID, creds.AuthToken)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return req, nil
+	}
+	req, err := newCreate()
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	created, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("seed create: %d %s", resp.StatusCode, created)
+	}
+	var tok struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal(created, &tok); err != nil {
+		return err
+	}
+	fetchURL := createURL + "/" + tok.SID
+
+	// The baseline serves the exact bytes of a verifyd fetch.
+	fetchReq, _ := http.NewRequest(http.MethodGet, fetchURL, nil)
+	fetchReq.SetBasicAuth(creds.AccountSID, creds.AuthToken)
+	resp, err = http.DefaultClient.Do(fetchReq)
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	bodyFile := filepath.Join(dir, "body.json")
+	if err := os.WriteFile(bodyFile, body, 0o600); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	bl, err := startProcess(ctx, self, "serve-baseline", bodyFile)
+	if err != nil {
+		return err
+	}
+	defer bl.stop()
+	baseFetchURL := strings.Replace(fetchURL, vd.addr, bl.addr, 1)
+
+	fmt.Fprintf(stdout, "verifybench: %d rounds × %s, %d connections, fetch body %d bytes, GOMAXPROCS of children = all cores\n",
+		o.rounds, o.duration, o.conns, len(body))
+	var ratios []float64
+	for r := 1; r <= o.rounds; r++ {
+		b := load(ctx, o, http.StatusOK, func() (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodGet, baseFetchURL, nil)
+			if err == nil {
+				req.SetBasicAuth(creds.AccountSID, creds.AuthToken)
+			}
+			return req, err
+		})
+		v := load(ctx, o, http.StatusOK, func() (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodGet, fetchURL, nil)
+			if err == nil {
+				req.SetBasicAuth(creds.AccountSID, creds.AuthToken)
+			}
+			return req, err
+		})
+		ratio := v.rps() / b.rps()
+		ratios = append(ratios, ratio)
+		fmt.Fprintf(stdout, "round %d  baseline net/http  %s\n", r, b)
+		fmt.Fprintf(stdout, "round %d  verifyd fetch      %s  ratio %.2f\n", r, v, ratio)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	slices.Sort(ratios)
+	fmt.Fprintf(stdout, "fetch throughput ratio verifyd/baseline: median %.2f (min %.2f, max %.2f)\n", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+
+	if o.createDuration > 0 {
+		co := o
+		co.duration = o.createDuration
+		c := load(ctx, co, http.StatusCreated, newCreate)
+		fmt.Fprintf(stdout, "verifyd create (durable)   %s\n", c)
+	}
+	if rss, err := rssOf(vd.cmd.Process.Pid); err == nil {
+		fmt.Fprintf(stdout, "verifyd RSS after load: %.1f MiB\n", float64(rss)/(1<<20))
+	}
+	return nil
+}
+
+// load runs o.conns workers, each with its own keep-alive connection,
+// for o.duration, and summarises their latencies.
+func load(ctx context.Context, o options, want int, newReq func() (*http.Request, error)) result {
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		errs      int
+		wg        sync.WaitGroup
+	)
+	start := time.Now()
+	for range o.conns {
+		wg.Go(func() {
+			client := &http.Client{Transport: &http.Transport{
+				DialContext:         (&net.Dialer{}).DialContext,
+				MaxIdleConnsPerHost: 1,
+			}, Timeout: 10 * time.Second}
+			defer client.CloseIdleConnections()
+			local := make([]time.Duration, 0, 1<<14)
+			bad := 0
+			for ctx.Err() == nil {
+				req, err := newReq()
+				if err != nil {
+					bad++
+					continue
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+						bad++
+					}
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				local = append(local, time.Since(t0))
+				if resp.StatusCode != want {
+					bad++
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			errs += bad
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(latencies)
+	r := result{requests: len(latencies), errors: errs, elapsed: elapsed}
+	if n := len(latencies); n > 0 {
+		r.p50 = latencies[n/2]
+		r.p99 = latencies[n*99/100]
+	}
+	return r
+}
+
+// serveBaseline is the plain net/http server: it writes the precomputed
+// bytes of a fetch, and nothing else.
+func serveBaseline(ctx context.Context, bodyFile string, stdout io.Writer) error {
+	body, err := os.ReadFile(bodyFile)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// rssOf reads a process's resident set size from /proc.
+func rssOf(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range bytes.Lines(b) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(string(rest), "%d", &kb); err != nil {
+				return 0, err
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
