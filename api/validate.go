@@ -37,9 +37,18 @@ type operation struct {
 	id         string
 	route      *routers.Route
 	formFields map[string]bool // the declared form fields; nil without a form body
-	// valid remembers, per declared status, response bodies already found
-	// valid: the verdict is a pure function of operation, status and bytes.
-	valid map[int]*verdicts
+	// valid remembers, per declared status, what was already found valid.
+	valid map[int]*knownValid
+}
+
+// knownValid remembers the parts of one operation and status's responses
+// already found valid. Each verdict is a pure function of its key: a body's
+// of (content type, bytes), a header's of (name, value), since the spec
+// gives each header its own schema. Validation then skips only parts
+// proven valid before; everything new is checked by kin-openapi.
+type knownValid struct {
+	bodies  map[string]*verdicts // by Content-Type, for the declared types
+	headers map[string]*verdicts // by canonical name, for the declared headers
 }
 
 // routeTable maps echo's route of a request (method and path template) to
@@ -56,12 +65,21 @@ func newRouteTable(doc *openapi3.T) *routeTable {
 			o := &operation{
 				id:    op.OperationID,
 				route: &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
-				valid: map[int]*verdicts{},
+				valid: map[int]*knownValid{},
 			}
-			for status := range op.Responses.Map() {
-				if code, err := strconv.Atoi(status); err == nil {
-					o.valid[code] = newVerdicts(verdictCacheSize)
+			for status, resp := range op.Responses.Map() {
+				code, err := strconv.Atoi(status)
+				if err != nil {
+					continue
 				}
+				kv := &knownValid{bodies: map[string]*verdicts{}, headers: map[string]*verdicts{}}
+				for ct := range resp.Value.Content {
+					kv.bodies[ct] = newVerdicts(verdictCacheSize)
+				}
+				for name := range resp.Value.Headers {
+					kv.headers[http.CanonicalHeaderKey(name)] = newVerdicts(headerVerdictCacheSize)
+				}
+				o.valid[code] = kv
 			}
 			if op.RequestBody != nil {
 				if media := op.RequestBody.Value.Content.Get("application/x-www-form-urlencoded"); media != nil {
@@ -185,17 +203,10 @@ func validateResponses(rt *routeTable, mode ResponseValidation, log *slog.Logger
 			if err != nil {
 				return err // renderError writes the declared error shape
 			}
-			body := rec.body.Bytes()
-			seen := o.valid[rec.status]
-			opts := &full
-			if seen != nil && seen.has(body) {
-				opts = &headersOnly // status and headers are still checked every time
+			if rec.status == 0 {
+				rec.status = http.StatusOK
 			}
-			verr := validateResponse(r.Context(), c, o, rec, opts)
-			if verr == nil && seen != nil && opts == &full {
-				seen.add(body)
-			}
-			if verr != nil {
+			if verr := validateResponse(r.Context(), c, o, rec, &full, &headersOnly); verr != nil {
 				log.LogAttrs(r.Context(), slog.LevelError, "response violates openapi.yaml",
 					slog.String("request_id", requestIDFrom(r.Context())),
 					slog.String("operation", o.id),
@@ -212,27 +223,60 @@ func validateResponses(rt *routeTable, mode ResponseValidation, log *slog.Logger
 	}
 }
 
-func validateResponse(ctx context.Context, c echo.Context, o *operation, rec *recorder, opts *openapi3filter.Options) error {
+// validateResponse checks a held-back response with kin-openapi, leaving
+// out the body and the header values already known valid for this
+// operation and status, and remembers what it found valid.
+func validateResponse(ctx context.Context, c echo.Context, o *operation, rec *recorder, full, headersOnly *openapi3filter.Options) error {
 	var params map[string]string
 	if ri := requestInfoFrom(ctx); ri != nil {
 		params = ri.pathParams()
 	}
-	status := rec.status
-	if status == 0 {
-		status = http.StatusOK
+	body := rec.body.Bytes()
+	ct := rec.header.Get("Content-Type")
+	kv := o.valid[rec.status] // nil for an undeclared status: kin rejects it
+
+	opts := full
+	header := rec.header
+	var bodies *verdicts
+	if kv != nil {
+		bodies = kv.bodies[ct]
+		if bodies != nil && bodies.has(body) {
+			opts = headersOnly
+		}
+		// Hand kin-openapi only the declared headers not yet known valid;
+		// none is required, and other headers are not its concern.
+		header = make(http.Header, len(kv.headers)+1)
+		header["Content-Type"] = rec.header["Content-Type"]
+		for name, known := range kv.headers {
+			if v := rec.header[name]; len(v) > 0 && !(len(v) == 1 && known.has([]byte(v[0]))) {
+				header[name] = v
+			}
+		}
 	}
-	return openapi3filter.ValidateResponse(ctx, &openapi3filter.ResponseValidationInput{
+	err := openapi3filter.ValidateResponse(ctx, &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{
 			Request:    c.Request(),
 			PathParams: params,
 			Route:      o.route,
 			Options:    opts,
 		},
-		Status:  status,
-		Header:  rec.header,
-		Body:    io.NopCloser(bytes.NewReader(rec.body.Bytes())),
+		Status:  rec.status,
+		Header:  header,
+		Body:    io.NopCloser(bytes.NewReader(body)),
 		Options: opts,
 	})
+	if err != nil || kv == nil {
+		return err
+	}
+	if opts == full && bodies != nil {
+		bodies.add(body)
+	}
+	for name, v := range header {
+		if known := kv.headers[name]; known != nil && len(v) == 1 {
+			known.add([]byte(v[0]))
+		}
+	}
+	return nil
 }
 
 // recorder holds a response back: headers go to the real response's map,
@@ -261,8 +305,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 // verdictCacheSize bounds each operation and status's set of remembered
 // bodies; bodies larger than maxVerdictBody are never remembered.
 const (
-	verdictCacheSize = 4096
-	maxVerdictBody   = 16 << 10
+	verdictCacheSize       = 4096
+	headerVerdictCacheSize = 256
+	maxVerdictBody         = 16 << 10
 )
 
 // verdicts is a bounded set of response bodies found valid. Lookups index

@@ -80,3 +80,63 @@ func TestResponseValidation(t *testing.T) {
 		})
 	}
 }
+
+// badHeaderServer answers a valid body, with a Twilio-Request-Id that
+// breaks the spec's pattern once told to.
+type badHeaderServer struct {
+	*server
+	bad bool
+}
+
+func (b *badHeaderServer) FetchAccessToken(ctx context.Context, req verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
+	t := store.AccessToken{SID: req.SID, AccountSID: "AC" + strings.Repeat("a", 32), ServiceSID: req.ServiceSID,
+		Identity: "abcdefgh", FactorType: "push", TTL: 60, Token: "x", DateCreated: time.Unix(1700000000, 0).UTC()}
+	resp := verifyserver.FetchAccessToken200JSONResponse{Body: b.toModel(ctx, t)}
+	if b.bad {
+		id := "RQ-not-a-request-id"
+		resp.Headers.TwilioRequestID = &id
+	}
+	return resp, nil
+}
+
+// TestResponseValidationRemembersOnlyValidParts: after a valid response
+// has been remembered, the same body with a new, invalid header value is
+// still rejected.
+func TestResponseValidationRemembersOnlyValidParts(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	acc, secret, err := provision.Account(ctx, st, "a", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	impl := &badHeaderServer{server: &server{store: st, now: time.Now, tokens: cache.New[string, store.AccessToken](8)}}
+	h, err := newHandler(Config{}, st, impl, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func() int {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v2/Services/VA"+strings.Repeat("a", 32)+"/AccessTokens/YK"+strings.Repeat("b", 32), nil)
+		req.SetBasicAuth(acc.SID, secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 3 {
+		if got := get(); got != http.StatusOK {
+			t.Fatalf("valid fetch %d = %d, want 200", i, got)
+		}
+	}
+	impl.bad = true
+	if got := get(); got != http.StatusInternalServerError {
+		t.Errorf("fetch with an invalid Twilio-Request-Id after valid ones = %d, want 500", got)
+	}
+}
