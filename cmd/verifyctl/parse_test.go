@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/verifykit/verifykit/verify"
+)
+
+const (
+	testAC = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	testSK = "SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	testVA = "VAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	testYK = "YKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+)
+
+// testApp returns an app over the environment env whose stdout is not a
+// terminal.
+func testApp(env map[string]string) *app {
+	return &app{
+		getenv:     func(k string) string { return env[k] },
+		stdin:      strings.NewReader(""),
+		stdout:     io.Discard,
+		stderr:     io.Discard,
+		isTerminal: func(io.Writer) bool { return false },
+	}
+}
+
+// errText returns err's message, or "" for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func TestParseCreate(t *testing.T) {
+	env := map[string]string{"TWILIO_ACCOUNT_SID": testAC, "TWILIO_AUTH_TOKEN": "env-token"}
+	base := []string{"--service", testVA, "--identity", "user-0001"}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    *createOptions
+		wantErr string
+	}{
+		{
+			name: "defaults",
+			args: base,
+			want: &createOptions{
+				Config:     verify.Config{AccountSID: testAC, AuthToken: "env-token"},
+				Output:     "json",
+				ServiceSID: testVA,
+				Params:     verify.CreateParams{Identity: "user-0001", FactorType: "push"},
+			},
+		},
+		{
+			name: "every flag",
+			args: append(append([]string(nil), base...),
+				"--factor-type", "push", "--friendly-name", "John Doe iPhone", "--ttl", "300", "-o", "table",
+				"--base-url", "http://127.0.0.1:8080", "--edge", "sydney", "--region", "au1"),
+			want: &createOptions{
+				Config:     verify.Config{AccountSID: testAC, AuthToken: "env-token", BaseURL: "http://127.0.0.1:8080", Edge: "sydney", Region: "au1"},
+				Output:     "table",
+				ServiceSID: testVA,
+				Params:     verify.CreateParams{Identity: "user-0001", FactorType: "push", FactorFriendlyName: "John Doe iPhone", TTL: 300},
+			},
+		},
+		{name: "identity of 64 characters", args: []string{"--service", testVA, "--identity", strings.Repeat("a", 64)}, want: &createOptions{
+			Config: verify.Config{AccountSID: testAC, AuthToken: "env-token"}, Output: "json", ServiceSID: testVA,
+			Params: verify.CreateParams{Identity: strings.Repeat("a", 64), FactorType: "push"},
+		}},
+		{name: "no service", args: []string{"--identity", "user-0001"}, wantErr: "--service: missing; want VA followed by 32 hex digits"},
+		{name: "service with the wrong prefix", args: []string{"--service", testYK, "--identity", "user-0001"}, wantErr: "--service: want VA followed by 32 hex digits"},
+		{name: "identity too short", args: []string{"--service", testVA, "--identity", "user"}, wantErr: "--identity: want 8 to 64 letters and digits, with single dashes between them"},
+		{name: "identity too long", args: []string{"--service", testVA, "--identity", strings.Repeat("a", 65)}, wantErr: "--identity: want 8 to 64 letters and digits, with single dashes between them"},
+		{name: "identity with double dash", args: []string{"--service", testVA, "--identity", "user--0001"}, wantErr: "--identity: want 8 to 64 letters and digits, with single dashes between them"},
+		{name: "identity ends in dash", args: []string{"--service", testVA, "--identity", "user-0001-"}, wantErr: "--identity: want 8 to 64 letters and digits, with single dashes between them"},
+		{name: "ttl not a number", args: append(append([]string(nil), base...), "--ttl", "5m"), wantErr: "--ttl: want whole seconds from 60 to 300"},
+		{name: "ttl too long", args: append(append([]string(nil), base...), "--ttl", "301"), wantErr: "--ttl: want whole seconds from 60 to 300"},
+		{name: "friendly name of 65 runes", args: append(append([]string(nil), base...), "--friendly-name", strings.Repeat("é", 65)), wantErr: "--friendly-name: want at most 64 characters"},
+		{name: "unknown flag", args: append(append([]string(nil), base...), "--sid", testYK), wantErr: "unknown flag --sid; run 'verifyctl access-tokens create --help' for usage"},
+		{name: "positional", args: append(append([]string(nil), base...), "now"), wantErr: `unexpected argument "now"; every input is a flag`},
+		{name: "output", args: append(append([]string(nil), base...), "-o", "yaml"), wantErr: "-o: want json or table"},
+		{name: "output without value", args: append(append([]string(nil), base...), "-o"), wantErr: "flag needs a value: -o"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseCreate(testApp(env), tc.args)
+			if errText(err) != tc.wantErr {
+				t.Fatalf("parseCreate(%q) error = %v, want %q", tc.args, err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(createOptions{}, "Out")); diff != "" {
+				t.Errorf("parseCreate(%q) mismatch (-want +got):\n%s", tc.args, diff)
+			}
+		})
+	}
+}
+
+func TestParseFetch(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    *fetchOptions
+		wantErr string
+	}{
+		{
+			name: "defaults",
+			args: []string{"--service", testVA, "--sid", testYK},
+			want: &fetchOptions{Output: "json", ServiceSID: testVA, SID: testYK},
+		},
+		{
+			name: "uppercase hex",
+			args: []string{"--service", "VAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "--sid", "YKFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "-o", "table"},
+			want: &fetchOptions{Output: "table", ServiceSID: "VAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", SID: "YKFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"},
+		},
+		{name: "no sid", args: []string{"--service", testVA}, wantErr: "--sid: missing; want YK followed by 32 hex digits"},
+		{name: "sid too long", args: []string{"--service", testVA, "--sid", testYK + "0"}, wantErr: "--sid: want YK followed by 32 hex digits"},
+		{name: "service and sid swapped", args: []string{"--service", testYK, "--sid", testVA}, wantErr: "--service: want VA followed by 32 hex digits"},
+		{name: "help", args: []string{"--service", testVA, "--help"}, wantErr: errHelpShown.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseFetch(testApp(nil), tc.args)
+			if errText(err) != tc.wantErr {
+				t.Fatalf("parseFetch(%q) error = %v, want %q", tc.args, err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(fetchOptions{}, "Out")); diff != "" {
+				t.Errorf("parseFetch(%q) mismatch (-want +got):\n%s", tc.args, diff)
+			}
+		})
+	}
+}
+
+func TestParseInspect(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    *inspectOptions
+		wantErr string
+	}{
+		{name: "token", args: []string{"a.b.c"}, want: &inspectOptions{Token: "a.b.c", Output: "json"}},
+		{name: "stdin", args: []string{"-"}, want: &inspectOptions{Token: "-", Output: "json"}},
+		{name: "flags after the token", args: []string{"a.b.c", "--key", "k.json", "-o", "table"}, want: &inspectOptions{Token: "a.b.c", KeyFile: "k.json", Output: "table"}},
+		{name: "data dir", args: []string{"--data-dir", "/var/lib/verifyd", "-"}, want: &inspectOptions{Token: "-", DataDir: "/var/lib/verifyd", Output: "json"}},
+		{name: "token after --", args: []string{"--", "-o"}, want: &inspectOptions{Token: "-o", Output: "json"}},
+		{name: "no token", args: nil, wantErr: "missing TOKEN; give the token, or - to read it from stdin"},
+		{name: "two tokens", args: []string{"a", "--key", "k", "b"}, wantErr: "unexpected argument after TOKEN; give one token"},
+		{name: "both key sources", args: []string{"--key", "k", "--data-dir", "d", "t"}, wantErr: "--key and --data-dir: give at most one"},
+		{name: "API flags are not inspect's", args: []string{"--account-sid", testAC, "t"}, wantErr: "unknown flag --account-sid; run 'verifyctl token inspect --help' for usage"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseInspect(testApp(nil), tc.args)
+			if errText(err) != tc.wantErr {
+				t.Fatalf("parseInspect(%q) error = %v, want %q", tc.args, err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(inspectOptions{}, "In", "Out")); diff != "" {
+				t.Errorf("parseInspect(%q) mismatch (-want +got):\n%s", tc.args, diff)
+			}
+		})
+	}
+}
+
+func TestConfigFromFlagsAndEnv(t *testing.T) {
+	env := map[string]string{
+		"TWILIO_ACCOUNT_SID": testAC,
+		"TWILIO_AUTH_TOKEN":  "env-token",
+		"TWILIO_API_KEY":     testSK,
+		"TWILIO_API_SECRET":  "env-secret",
+		"TWILIO_EDGE":        "sydney",
+		"TWILIO_REGION":      "au1",
+		"VERIFYKIT_BASE_URL": "http://127.0.0.1:8080",
+	}
+	const otherAC = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	const otherSK = "SKbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	fromEnv := verify.Config{AccountSID: testAC, AuthToken: "env-token", APIKey: testSK, APISecret: "env-secret", Edge: "sydney", Region: "au1", BaseURL: "http://127.0.0.1:8080"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want verify.Config
+	}{
+		{name: "environment only", want: fromEnv},
+		{
+			name: "account SID flag wins",
+			args: []string{"--account-sid", otherAC},
+			want: verify.Config{AccountSID: otherAC, AuthToken: "env-token", APIKey: testSK, APISecret: "env-secret", Edge: "sydney", Region: "au1", BaseURL: "http://127.0.0.1:8080"},
+		},
+		{
+			name: "auth token flag drops the environment's API key",
+			args: []string{"--auth-token", "flag-token"},
+			want: verify.Config{AccountSID: testAC, AuthToken: "flag-token", Edge: "sydney", Region: "au1", BaseURL: "http://127.0.0.1:8080"},
+		},
+		{
+			name: "API key flags drop the environment's auth token",
+			args: []string{"--api-key", otherSK, "--api-secret", "flag-secret"},
+			want: verify.Config{AccountSID: testAC, APIKey: otherSK, APISecret: "flag-secret", Edge: "sydney", Region: "au1", BaseURL: "http://127.0.0.1:8080"},
+		},
+		{
+			name: "empty flag clears its variable",
+			args: []string{"--base-url", "", "--edge", "dublin", "--region", "ie1"},
+			want: verify.Config{AccountSID: testAC, AuthToken: "env-token", APIKey: testSK, APISecret: "env-secret", Edge: "dublin", Region: "ie1"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--service", testVA, "--sid", testYK}, tc.args...)
+			opts, err := parseFetch(testApp(env), args)
+			if err != nil {
+				t.Fatalf("parseFetch(%q): %v", args, err)
+			}
+			if diff := cmp.Diff(tc.want, opts.Config); diff != "" {
+				t.Errorf("parseFetch(%q) config mismatch (-want +got):\n%s", args, diff)
+			}
+		})
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	notFound := &verify.Error{Code: 20404, Message: "The requested resource /x was not found", Status: http.StatusNotFound}
+	for _, tc := range []struct {
+		name     string
+		err      error
+		wantCode int
+		wantLine string
+	}{
+		{"success", nil, exitOK, ""},
+		{"help", errHelpShown, exitOK, ""},
+		{"usage", usageErrorf("--service: want VA followed by 32 hex digits"), exitUsage, "--service: want VA followed by 32 hex digits"},
+		{"config", &verify.ConfigError{Field: "APISecret", Problem: "missing"}, exitUsage, "--api-secret (or TWILIO_API_SECRET): missing"},
+		{"not found", notFound, exitNotFound, "20404 The requested resource /x was not found"},
+		{"not found, wrapped", fmt.Errorf("step 2: %w", notFound), exitNotFound, "20404 The requested resource /x was not found"},
+		{"unauthorized", &verify.Error{Code: 20003, Message: "Authenticate", Status: http.StatusUnauthorized}, exitAuth, "20003 Authenticate"},
+		{"bad request", &verify.Error{Code: 60200, Message: "Invalid parameter: Ttl", Status: http.StatusBadRequest}, exitFailure, "60200 Invalid parameter: Ttl"},
+		{"too many requests", &verify.Error{Code: 20429, Message: "Too Many Requests", Status: http.StatusTooManyRequests}, exitFailure, "20429 Too Many Requests"},
+		{"no Twilio code", &verify.Error{Message: "Bad Gateway", Status: http.StatusBadGateway}, exitFailure, "HTTP 502 Bad Gateway"},
+		{"interrupted", fmt.Errorf("fetch access token: %w", context.Canceled), exitFailure, "fetch access token: context canceled"},
+		{"other", errors.New("read token from stdin: EOF"), exitFailure, "read token from stdin: EOF"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, line := describe(tc.err)
+			if code != tc.wantCode || line != tc.wantLine {
+				t.Errorf("describe(%v) = %d, %q; want %d, %q", tc.err, code, line, tc.wantCode, tc.wantLine)
+			}
+		})
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	file, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	for _, tc := range []struct {
+		name string
+		w    io.Writer
+	}{
+		{"buffer", &bytes.Buffer{}},
+		{"discard", io.Discard},
+		{"regular file", file},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if isTerminal(tc.w) {
+				t.Errorf("isTerminal(%T) = true, want false", tc.w)
+			}
+		})
+	}
+}
