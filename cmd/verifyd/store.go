@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/verifykit/verifykit/internal/store"
+	"github.com/verifykit/verifykit/internal/store/postgres"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
 )
 
@@ -15,21 +17,37 @@ import (
 const dbFile = "verifyd.db"
 
 // openStore opens the store that -store names, and says which it opened.
+// The data directory is created either way: with PostgreSQL it holds only
+// dev-credentials.json.
 func openStore(ctx context.Context, cfg config) (store.Store, string, error) {
-	switch {
-	case cfg.store == "" || cfg.store == "sqlite":
-		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-			return nil, "", fmt.Errorf("data directory: %w", err)
-		}
-		path := filepath.Join(cfg.dataDir, dbFile)
-		st, err := sqlite.Open(ctx, path)
-		if err != nil {
-			return nil, "", fmt.Errorf("open SQLite store %s: %w", path, err)
-		}
-		return st, "sqlite", nil
-	case strings.HasPrefix(cfg.store, "postgres://"), strings.HasPrefix(cfg.store, "postgresql://"):
-		return nil, "", fmt.Errorf("-store: PostgreSQL is not supported by this build")
-	default:
+	isPostgres := strings.HasPrefix(cfg.store, "postgres://") || strings.HasPrefix(cfg.store, "postgresql://")
+	if cfg.store != "" && cfg.store != "sqlite" && !isPostgres {
 		return nil, "", fmt.Errorf("-store: want empty (SQLite in -data-dir) or a postgres:// URL")
 	}
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("data directory: %w", err)
+	}
+	if isPostgres {
+		st, err := postgres.Open(ctx, cfg.store)
+		if err != nil {
+			return nil, "", fmt.Errorf("-store: %w", err)
+		}
+		return st, "postgres " + redactDSN(cfg.store), nil
+	}
+	path := filepath.Join(cfg.dataDir, dbFile)
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("open SQLite store %s: %w", path, err)
+	}
+	return st, "sqlite", nil
+}
+
+// redactDSN shortens a postgres:// URL to host and database for the logs:
+// no user, password or parameters, any of which may be secret.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable DSN)"
+	}
+	return u.Host + u.Path
 }

@@ -1,0 +1,299 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/verifykit/verifykit/internal/store"
+	"github.com/verifykit/verifykit/internal/store/postgres/pgtest"
+)
+
+func TestPoolConfig(t *testing.T) {
+	type settings struct {
+		MaxConns        int32
+		ConnectTimeout  time.Duration
+		ApplicationName string
+		MaxConnIdleTime time.Duration
+	}
+	tests := []struct {
+		name string
+		dsn  string
+		opts []Option
+		want settings
+	}{
+		{
+			name: "Defaults",
+			dsn:  "postgres://u@db.example:5432/verifyd",
+			want: settings{MaxConns: 16, ConnectTimeout: 5 * time.Second, ApplicationName: "verifyd", MaxConnIdleTime: 30 * time.Minute},
+		},
+		{
+			name: "URLParameters",
+			dsn:  "postgres://u@db.example/verifyd?pool_max_conns=3&connect_timeout=2&application_name=blue&pool_max_conn_idle_time=90s",
+			want: settings{MaxConns: 3, ConnectTimeout: 2 * time.Second, ApplicationName: "blue", MaxConnIdleTime: 90 * time.Second},
+		},
+		{
+			name: "KeywordValue",
+			dsn:  "host=db.example dbname=verifyd pool_max_conns=7 connect_timeout=9",
+			want: settings{MaxConns: 7, ConnectTimeout: 9 * time.Second, ApplicationName: "verifyd", MaxConnIdleTime: 30 * time.Minute},
+		},
+		{
+			name: "ZeroConnectTimeoutMeansDefault",
+			dsn:  "postgresql://u@db.example/verifyd?connect_timeout=0",
+			want: settings{MaxConns: 16, ConnectTimeout: 5 * time.Second, ApplicationName: "verifyd", MaxConnIdleTime: 30 * time.Minute},
+		},
+		{
+			name: "OptionsComeLast",
+			dsn:  "postgres://u@db.example/verifyd?pool_max_conns=3",
+			opts: []Option{func(c *pgxpool.Config) { c.MaxConns = 40 }},
+			want: settings{MaxConns: 40, ConnectTimeout: 5 * time.Second, ApplicationName: "verifyd", MaxConnIdleTime: 30 * time.Minute},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := poolConfig(tt.dsn, tt.opts...)
+			if err != nil {
+				t.Fatalf("poolConfig(%q): %v", tt.dsn, err)
+			}
+			got := settings{
+				MaxConns:        cfg.MaxConns,
+				ConnectTimeout:  cfg.ConnConfig.ConnectTimeout,
+				ApplicationName: cfg.ConnConfig.RuntimeParams["application_name"],
+				MaxConnIdleTime: cfg.MaxConnIdleTime,
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("poolConfig(%q) mismatch (-want +got):\n%s", tt.dsn, diff)
+			}
+			if _, leaked := cfg.ConnConfig.RuntimeParams["pool_max_conns"]; leaked {
+				t.Errorf("pool_max_conns would be sent to the server as a run-time parameter")
+			}
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	pgErr := func(code string) error { return fmt.Errorf("exec: %w", &pgconn.PgError{Code: code}) }
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+
+	tests := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want failure
+		// is lists what translate's result must wrap.
+		is []error
+	}{
+		{"NoRows", context.Background(), fmt.Errorf("scan: %w", pgx.ErrNoRows), failNotFound, []error{store.ErrNotFound}},
+		{"UniqueViolation", context.Background(), pgErr("23505"), failConflict, []error{store.ErrConflict}},
+		{"ForeignKeyViolation", context.Background(), pgErr("23503"), failNotFound, []error{store.ErrNotFound}},
+		{"NotNullViolation", context.Background(), pgErr("23502"), failOther, nil},
+		{"SyntaxError", context.Background(), pgErr("42601"), failOther, nil},
+		{"UndefinedDatabase", context.Background(), pgErr("3D000"), failOther, nil},
+		{"ConnectionFailure", context.Background(), pgErr("08006"), failBroken, []error{store.ErrUnavailable}},
+		{"AdminShutdown", context.Background(), pgErr("57P01"), failBroken, []error{store.ErrUnavailable}},
+		{"CannotConnectNow", context.Background(), pgErr("57P03"), failUnavailable, []error{store.ErrUnavailable}},
+		{"TooManyConnections", context.Background(), pgErr("53300"), failUnavailable, []error{store.ErrUnavailable}},
+		{"DiskFull", context.Background(), pgErr("53100"), failUnavailable, []error{store.ErrUnavailable}},
+		{"ReadOnlyStandby", context.Background(), pgErr("25006"), failUnavailable, []error{store.ErrUnavailable}},
+		{"StatementTimeout", context.Background(), pgErr("57014"), failUnavailable, []error{store.ErrUnavailable}},
+		{"SerializationFailure", context.Background(), pgErr("40001"), failUnavailable, []error{store.ErrUnavailable}},
+		{"ConnectionRefused", context.Background(), refused, failBroken, []error{store.ErrUnavailable, syscall.ECONNREFUSED}},
+		{"UnexpectedEOF", context.Background(), fmt.Errorf("receive: %w", io.ErrUnexpectedEOF), failBroken, []error{store.ErrUnavailable}},
+		{"ConnClosed", context.Background(), fmt.Errorf("query: %w", pgconn.ErrConnClosed), failBroken, []error{store.ErrUnavailable}},
+		{"DeadlineError", context.Background(), fmt.Errorf("acquire: %w", context.DeadlineExceeded), failUnavailable, []error{store.ErrUnavailable, context.DeadlineExceeded}},
+		{"DeadlineContext", expired, errors.New("conn closed by its deadline"), failUnavailable, []error{store.ErrUnavailable, context.DeadlineExceeded}},
+		{"CanceledError", context.Background(), fmt.Errorf("acquire: %w", context.Canceled), failOther, []error{context.Canceled}},
+		{"CanceledContext", cancelled, errors.New("conn closed by its context"), failOther, []error{context.Canceled}},
+		{"CanceledButConflict", cancelled, pgErr("23505"), failConflict, []error{store.ErrConflict}},
+		{"Unknown", context.Background(), errors.New("something else"), failOther, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := classify(tt.ctx, tt.err); got != tt.want {
+				t.Errorf("classify(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+			got := translate(tt.ctx, tt.err)
+			for _, target := range tt.is {
+				if !errors.Is(got, target) {
+					t.Errorf("translate(%v) = %v, want one wrapping %v", tt.err, got, target)
+				}
+			}
+			if tt.want == failOther && errors.Is(got, store.ErrUnavailable) {
+				t.Errorf("translate(%v) = %v, want no %v", tt.err, got, store.ErrUnavailable)
+			}
+		})
+	}
+	if translate(context.Background(), nil) != nil {
+		t.Error("translate(nil) != nil")
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	multi := fmt.Errorf("failed to connect to `user=u database=d`:\n\t%w\n\t127.0.0.1:5432 (localhost): dial error: refused", io.ErrUnexpectedEOF)
+	got := translate(context.Background(), multi)
+	const want = "store: unavailable: failed to connect to `user=u database=d`: unexpected EOF; 127.0.0.1:5432 (localhost): dial error: refused"
+	if got.Error() != want {
+		t.Errorf("translate(multi-line).Error() = %q, want %q", got, want)
+	}
+	if !errors.Is(got, io.ErrUnexpectedEOF) || !errors.Is(got, store.ErrUnavailable) {
+		t.Errorf("translate(multi-line) = %v, want it to wrap the cause and %v", got, store.ErrUnavailable)
+	}
+}
+
+func TestLoadMigrations(t *testing.T) {
+	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	tests := []struct {
+		name    string
+		files   fstest.MapFS
+		want    []migration
+		wantErr string
+	}{
+		{
+			name: "OrderedByNumber",
+			files: fstest.MapFS{
+				"m/0010_later.sql":  file("B"),
+				"m/0002_second.sql": file("A"),
+				"m/README.md":       file("ignored"),
+			},
+			want: []migration{
+				{version: 2, name: "0002_second.sql", sql: "A"},
+				{version: 10, name: "0010_later.sql", sql: "B"},
+			},
+		},
+		{name: "NoNumber", files: fstest.MapFS{"m/init.sql": file("")}, wantErr: "name must be NNNN_description.sql"},
+		{name: "ZeroVersion", files: fstest.MapFS{"m/0000_zero.sql": file("")}, wantErr: "name must be NNNN_description.sql"},
+		{name: "DuplicateVersion", files: fstest.MapFS{"m/0001_a.sql": file(""), "m/01_b.sql": file("")}, wantErr: "share version 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := loadMigrations(tt.files, "m")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("loadMigrations() error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadMigrations(): %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(migration{})); diff != "" {
+				t.Errorf("loadMigrations() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestEmbeddedMigrations checks the files this build ships: numbered from 1
+// without gaps.
+func TestEmbeddedMigrations(t *testing.T) {
+	ms, err := loadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatalf("loadMigrations(embedded): %v", err)
+	}
+	if len(ms) == 0 {
+		t.Fatal("no embedded migrations")
+	}
+	for i, m := range ms {
+		if m.version != i+1 {
+			t.Errorf("migration %s has version %d, want %d", m.name, m.version, i+1)
+		}
+	}
+}
+
+// newPool opens a pool on dsn, closed when the test ends.
+func newPool(t *testing.T, dsn string) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := poolConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// TestMigrateAtomic checks that a failing migration leaves the database as
+// it was, and that every statement of a multi-statement file runs.
+func TestMigrateAtomic(t *testing.T) {
+	ctx := t.Context()
+	pool := newPool(t, pgtest.NewDatabase(t))
+	good := migration{version: 1, name: "0001_good.sql", sql: "CREATE TABLE good (x integer); CREATE TABLE good2 (y integer);"}
+	bad := migration{version: 2, name: "0002_bad.sql", sql: "CREATE TABLE bad (x integer); NOT SQL;"}
+	if err := migrate(ctx, pool, []migration{good, bad}); err == nil || !strings.Contains(err.Error(), bad.name) {
+		t.Fatalf("migrate(good, bad) error = %v, want one naming %s", err, bad.name)
+	}
+	tables := func() []string {
+		rows, err := pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	if got := tables(); len(got) != 0 {
+		t.Errorf("tables after a failed migration = %q, want none", got)
+	}
+	if err := migrate(ctx, pool, []migration{good}); err != nil {
+		t.Fatalf("migrate(good): %v", err)
+	}
+	if diff := cmp.Diff([]string{"good", "good2", "schema_migrations"}, tables()); diff != "" {
+		t.Errorf("tables after migrate(good) mismatch (-want +got):\n%s", diff)
+	}
+	if err := migrate(ctx, pool, []migration{good}); err != nil {
+		t.Errorf("migrate(good) again: %v", err)
+	}
+}
+
+// TestAcquireTimeout checks that a call that cannot get a connection from a
+// full pool before its deadline fails with store.ErrUnavailable, and that
+// pool_max_conns in the DSN is what bounds the pool.
+func TestAcquireTimeout(t *testing.T) {
+	dsn := pgtest.NewDatabase(t) + "&pool_max_conns=1"
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	held, err := s.pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = s.FetchAccount(ctx, "AC1")
+	took := time.Since(start)
+	for _, target := range []error{store.ErrUnavailable, context.DeadlineExceeded} {
+		if !errors.Is(err, target) {
+			t.Errorf("FetchAccount with the only connection taken: error = %v, want one wrapping %v", err, target)
+		}
+	}
+	if took > time.Second {
+		t.Errorf("FetchAccount took %v, want about 200ms", took)
+	}
+}
