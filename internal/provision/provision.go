@@ -77,6 +77,10 @@ func RotateKey(ctx context.Context, st store.Store, now time.Time) (token.Key, e
 	return k, nil
 }
 
+// FirstKeyID is the ID of the token key created on an empty store. It is
+// fixed so that instances racing to create it agree on one key.
+const FirstKeyID = "initial"
+
 // KeySet loads the token keys from the store, creating the first one when
 // there is none. Keys live in the store so that every instance sharing it
 // mints and opens with the same set.
@@ -86,11 +90,17 @@ func KeySet(ctx context.Context, st store.Store, now time.Time) (*token.KeySet, 
 		return nil, fmt.Errorf("load token keys: %w", err)
 	}
 	if len(stored) == 0 {
-		_, err := RotateKey(ctx, st, now)
-		if err != nil && !errors.Is(err, store.ErrConflict) {
-			return nil, err
+		// Instances starting together on an empty store all try to add the
+		// first key under the same ID: exactly one wins, the others get
+		// ErrConflict, and all of them reload the winner's key.
+		k, err := token.NewKey(now.UTC())
+		if err != nil {
+			return nil, fmt.Errorf("first token key: %w", err)
 		}
-		// Another instance may have added one at the same moment: reload.
+		err = st.AddTokenKey(ctx, store.TokenKey{ID: FirstKeyID, Secret: k.Secret, Created: k.Created})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return nil, fmt.Errorf("first token key: %w", err)
+		}
 		if stored, err = st.TokenKeys(ctx); err != nil {
 			return nil, fmt.Errorf("load token keys: %w", err)
 		}
