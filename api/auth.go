@@ -24,6 +24,8 @@ type authenticator struct {
 	// decoy is compared against when the SID is unknown, so that an unknown
 	// SID costs the same time as a wrong secret.
 	decoy string
+	// limit refuses clients that failed too often; nil limits nothing.
+	limit *failureLimiter
 }
 
 // credentialRow is what authentication needs of an account or API key.
@@ -35,22 +37,37 @@ type credentialRow struct {
 // credentialCacheSize bounds the credential cache (about 100 bytes each).
 const credentialCacheSize = 10_000
 
-func newAuthenticator(st store.Store) *authenticator {
+func newAuthenticator(st store.Store, limit *failureLimiter) *authenticator {
 	return &authenticator{
 		store: st,
 		creds: cache.New[string, credentialRow](credentialCacheSize),
 		decoy: credential.Hash(credential.Generate()),
+		limit: limit,
 	}
 }
 
 // middleware rejects every request without valid credentials with
-// 401 · 20003, and stores the principal in the request context.
+// 401 · 20003, and stores the principal in the request context. A client
+// that failed too often gets 429 · 20429 before its credentials are
+// looked at, even valid ones, until its allowance refills. Only requests
+// that present an Authorization header and fail count as failures: one
+// without any guesses nothing, and costs no store lookup.
 func (a *authenticator) middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
+			var client string
+			if a.limit != nil {
+				client = a.limit.client(r)
+				if wait := a.limit.wait(client); wait > 0 {
+					return errTooManyFailures(wait)
+				}
+			}
 			p, err := a.authenticate(r)
 			if err != nil {
+				if a.limit != nil && errors.Is(err, errAuthenticate) && r.Header.Get("Authorization") != "" {
+					a.limit.fail(client)
+				}
 				return err
 			}
 			c.SetRequest(r.WithContext(withPrincipal(r.Context(), p)))

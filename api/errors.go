@@ -17,6 +17,11 @@ import (
 
 // Twilio error codes, named for their role. 20413 has no published Twilio
 // counterpart; verifykit follows the 20xxx = HTTP status pattern for it.
+//
+// Request header fields over the limit answer 400 · 60200 rather than 431:
+// the contract declares no 431, and 400 with a Twilio body is what every
+// client already decodes. Headers too large even for http.Server's
+// MaxHeaderBytes get net/http's plain-text 431 before any handler runs.
 const (
 	codeAuthenticate     = 20003
 	codeMethodNotAllowed = 20004
@@ -61,7 +66,15 @@ var (
 	errAuthenticate = &apiError{status: http.StatusUnauthorized, code: codeAuthenticate, message: "Authenticate"}
 	errMethod       = &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, message: "Method not allowed"}
 	errTooLarge     = &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, message: "Request Entity Too Large"}
+	// errHeadersTooLarge: see the note on the codes.
+	errHeadersTooLarge = &apiError{status: http.StatusBadRequest, code: codeInvalidParameter, message: "Request Header Fields Too Large"}
 )
+
+// errTooManyFailures refuses a client that failed authentication too
+// often, for wait more seconds.
+func errTooManyFailures(wait int) *apiError {
+	return &apiError{status: http.StatusTooManyRequests, code: codeTooManyRequests, message: "Too Many Requests", retryAfter: wait}
+}
 
 func errUnavailable(cause error) *apiError {
 	return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, message: "Service Unavailable", retryAfter: 1, cause: cause}

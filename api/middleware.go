@@ -128,6 +128,32 @@ func limitBody(limit int64) echo.MiddlewareFunc {
 	}
 }
 
+// maxHeaderBytes caps a request's header fields; http.Server's
+// MaxHeaderBytes must be larger, as a backstop, so that requests over this
+// limit reach limitHeaders and get a Twilio error body.
+const maxHeaderBytes = 16 << 10
+
+// limitHeaders answers 400 · 60200 (errHeadersTooLarge) when the header
+// fields of a request, Host included, add up to more than limit bytes as
+// sent ("Name: value\r\n" each).
+func limitHeaders(limit int) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			n := len("Host: \r\n") + len(r.Host)
+			for name, values := range r.Header {
+				for _, v := range values {
+					n += len(name) + len(": \r\n") + len(v)
+				}
+			}
+			if n > limit {
+				return errHeadersTooLarge
+			}
+			return next(c)
+		}
+	}
+}
+
 // statusLabel avoids strconv allocations for the statuses verifyd sends.
 func statusLabel(status int) string {
 	switch status {

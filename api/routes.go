@@ -34,6 +34,22 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// AuthFailureLimit is how many failed authentications a client (an IP
+	// address; an IPv6 /64) may make per AuthFailureWindow; 10 when zero,
+	// no limit when negative. Once a client has used them up, its requests
+	// get 429 · 20429 with Retry-After before their credentials are
+	// checked, valid ones included, until its allowance refills.
+	AuthFailureLimit int
+	// AuthFailureWindow is the time over which AuthFailureLimit refills
+	// (one failure's worth every AuthFailureWindow/AuthFailureLimit);
+	// one minute when zero.
+	AuthFailureWindow time.Duration
+	// TrustForwardedFor names clients by the last X-Forwarded-For address,
+	// the one the nearest proxy appended, instead of the connection's peer
+	// (still used when the header is missing or not an address). Set it
+	// only behind a reverse proxy that appends that header: without one,
+	// clients choose their own names and escape the limit.
+	TrustForwardedFor bool
 }
 
 const (
@@ -44,7 +60,8 @@ const (
 
 // NewHandler builds the whole verifyd HTTP surface: the two spec operations
 // behind authentication and validation in both directions, plus /healthz,
-// /readyz and /metrics.
+// /readyz and /metrics; the contract itself at /openapi.yaml, /openapi.json
+// and /docs (docs.go); and the operations as MCP tools at /mcp (mcp.go).
 func NewHandler(cfg Config, st store.Store, keys *token.KeySet, log *slog.Logger) (http.Handler, error) {
 	if st == nil || keys == nil || log == nil {
 		return nil, errors.New("api: store, keys and logger are required")
@@ -94,15 +111,16 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 	e.HidePort = true
 	e.HTTPErrorHandler = renderError(log)
 	// The order is the design's: scope and observe first, then recover,
-	// CORS, body limit, authenticate, validate the request, validate the
-	// response, handler.
+	// CORS, header and body limits, authenticate, validate the request,
+	// validate the response, handler.
 	e.Use(
 		requestScope(cfg.RequestTimeout, routes),
 		observe(log, m, routes),
 		recoverPanics(),
 		cors(),
+		limitHeaders(maxHeaderBytes),
 		limitBody(cfg.BodyLimit),
-		newAuthenticator(st).middleware(),
+		newAuthenticator(st, newFailureLimiter(cfg.AuthFailureLimit, cfg.AuthFailureWindow, maxFailureClients, cfg.TrustForwardedFor, cfg.Now)).middleware(),
 		validate,
 		validateResponses(routes, cfg.ResponseValidation, log),
 	)
@@ -111,6 +129,14 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 	health := healthz()
 	ready := readyz(st)
 	metricsHandler := m.handler()
+	contract, err := loadContractDocs()
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	mcpHandler, err := newMCPHandler(e, doc, cfg.BodyLimit, log)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz":
@@ -119,6 +145,10 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 			ready.ServeHTTP(w, r)
 		case "/metrics":
 			metricsHandler.ServeHTTP(w, r)
+		case pathOpenAPIYAML, pathOpenAPIJSON, pathDocs:
+			contract.ServeHTTP(w, r)
+		case pathMCP:
+			mcpHandler.ServeHTTP(w, r)
 		default:
 			e.ServeHTTP(w, r)
 		}

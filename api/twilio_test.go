@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +17,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 	verifyv2 "github.com/twilio/twilio-go/rest/verify/v2"
 
-	"github.com/verifykit/verifykit/api"
+	"github.com/verifykit/verifykit/verifydtest"
 )
 
 // twilioHost is where the unchanged twilio-go SDK sends every Verify request.
@@ -36,18 +35,17 @@ type twilioRequest struct {
 	Body        string
 }
 
-// twilioRedirect is an http.RoundTripper that records each request for
-// verify.twilio.com and sends a copy of it to the test server instead,
-// with the same path, query, headers and body.
-type twilioRedirect struct {
-	target *url.URL
-	next   http.RoundTripper
+// twilioRecorder is an http.RoundTripper that records each request the SDK
+// makes, then hands a copy of it, with the same body, to next: the client
+// of a verifydtest server, which redirects it to that server.
+type twilioRecorder struct {
+	next http.RoundTripper
 
 	mu   sync.Mutex
 	sent []twilioRequest
 }
 
-func (rt *twilioRedirect) RoundTrip(req *http.Request) (*http.Response, error) {
+func (rt *twilioRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil {
 		b, err := io.ReadAll(req.Body)
@@ -56,9 +54,6 @@ func (rt *twilioRedirect) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		body = b
-	}
-	if req.URL.Host != twilioHost {
-		return nil, fmt.Errorf("redirect: request for %q, want %s", req.URL.Host, twilioHost)
 	}
 	user, _, _ := req.BasicAuth()
 	rt.mu.Lock()
@@ -75,9 +70,6 @@ func (rt *twilioRedirect) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt.mu.Unlock()
 
 	out := req.Clone(req.Context())
-	out.URL.Scheme = rt.target.Scheme
-	out.URL.Host = rt.target.Host
-	out.Host = rt.target.Host // so that verifyd builds url from the address it serves
 	out.Body = io.NopCloser(bytes.NewReader(body))
 	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	out.ContentLength = int64(len(body))
@@ -85,7 +77,7 @@ func (rt *twilioRedirect) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // take returns the requests recorded since the last call and forgets them.
-func (rt *twilioRedirect) take() []twilioRequest {
+func (rt *twilioRecorder) take() []twilioRequest {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	sent := rt.sent
@@ -94,17 +86,10 @@ func (rt *twilioRedirect) take() []twilioRequest {
 }
 
 // twilioClient returns the official SDK, otherwise unchanged, whose HTTP
-// client sends its verify.twilio.com requests to e, authenticating as
-// user:pass for the account accountSID.
-func (e *env) twilioClient(t *testing.T, user, pass, accountSID string) (*twilio.RestClient, *twilioRedirect) {
-	t.Helper()
-	target, err := url.Parse(e.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	t.Cleanup(tr.CloseIdleConnections)
-	rt := &twilioRedirect{target: target, next: tr}
+// client is s.Client() behind a recorder, authenticating as user:pass for
+// the account accountSID.
+func twilioClient(s *verifydtest.Server, user, pass, accountSID string) (*twilio.RestClient, *twilioRecorder) {
+	rt := &twilioRecorder{next: s.Client().Transport}
 	c := &client.Client{
 		Credentials: client.NewCredentials(user, pass),
 		HTTPClient: &http.Client{
@@ -126,10 +111,10 @@ func (e *env) twilioClient(t *testing.T, user, pass, accountSID string) (*twilio
 // Auth Token, and an API Key SID with its secret.
 var twilioCredentialKinds = []struct {
 	name  string
-	creds func(tenant) (user, pass string)
+	creds func(verifydtest.Account) (user, pass string)
 }{
-	{"auth token", func(tn tenant) (string, string) { return tn.AccountSID, tn.AuthToken }},
-	{"api key", func(tn tenant) (string, string) { return tn.APIKeySID, tn.APISecret }},
+	{"auth token", func(a verifydtest.Account) (string, string) { return a.AccountSID, a.AuthToken }},
+	{"api key", func(a verifydtest.Account) (string, string) { return a.APIKeySID, a.APIKeySecret }},
 }
 
 func TestTwilioSDKCreateThenFetch(t *testing.T) {
@@ -164,16 +149,16 @@ func TestTwilioSDKCreateThenFetch(t *testing.T) {
 	}
 	for _, kind := range twilioCredentialKinds {
 		t.Run(kind.name, func(t *testing.T) {
-			e := startEnv(t, api.Config{})
-			user, pass := kind.creds(e.A)
-			rc, rt := e.twilioClient(t, user, pass, e.A.AccountSID)
-			collection := "/v2/Services/" + e.A.ServiceSID + "/AccessTokens"
+			s := verifydtest.Start(t)
+			user, pass := kind.creds(s.Account)
+			rc, rt := twilioClient(s, user, pass, s.AccountSID)
+			collection := "/v2/Services/" + s.ServiceSID + "/AccessTokens"
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
 					before := time.Now().UTC().Truncate(time.Second)
-					created, err := rc.VerifyV2.CreateAccessToken(e.A.ServiceSID, tc.params)
+					created, err := rc.VerifyV2.CreateAccessToken(s.ServiceSID, tc.params)
 					if err != nil {
-						t.Fatalf("CreateAccessToken(%q, %s) error: %v", e.A.ServiceSID, tc.wantBody, err)
+						t.Fatalf("CreateAccessToken(%q, %s) error: %v", s.ServiceSID, tc.wantBody, err)
 					}
 					wantSent := []twilioRequest{{
 						Method:      http.MethodPost,
@@ -199,13 +184,13 @@ func TestTwilioSDKCreateThenFetch(t *testing.T) {
 					}
 					want := &verifyv2.VerifyV2AccessToken{
 						Sid:                created.Sid,
-						AccountSid:         &e.A.AccountSID,
-						ServiceSid:         &e.A.ServiceSID,
+						AccountSid:         &s.AccountSID,
+						ServiceSid:         &s.ServiceSID,
 						EntityIdentity:     &tc.identity,
 						FactorType:         ptr("push"),
 						FactorFriendlyName: tc.wantName,
 						Token:              created.Token,
-						Url:                ptr(e.URL + collection + "/" + *created.Sid),
+						Url:                ptr(s.URL + collection + "/" + *created.Sid),
 						Ttl:                tc.wantTTL,
 						DateCreated:        created.DateCreated,
 					}
@@ -213,9 +198,9 @@ func TestTwilioSDKCreateThenFetch(t *testing.T) {
 						t.Errorf("CreateAccessToken(%s) mismatch (-want +got):\n%s", tc.wantBody, diff)
 					}
 
-					fetched, err := rc.VerifyV2.FetchAccessToken(e.A.ServiceSID, *created.Sid)
+					fetched, err := rc.VerifyV2.FetchAccessToken(s.ServiceSID, *created.Sid)
 					if err != nil {
-						t.Fatalf("FetchAccessToken(%q, %q) error: %v", e.A.ServiceSID, *created.Sid, err)
+						t.Fatalf("FetchAccessToken(%q, %q) error: %v", s.ServiceSID, *created.Sid, err)
 					}
 					checkTwilioSent(t, "FetchAccessToken", rt.take(), []twilioRequest{{
 						Method:      http.MethodGet,
@@ -236,14 +221,15 @@ func TestTwilioSDKCreateThenFetch(t *testing.T) {
 func TestTwilioSDKErrors(t *testing.T) {
 	for _, kind := range twilioCredentialKinds {
 		t.Run(kind.name, func(t *testing.T) {
-			e := startEnv(t, api.Config{})
-			userA, passA := kind.creds(e.A)
-			userB, passB := kind.creds(e.B)
-			a, _ := e.twilioClient(t, userA, passA, e.A.AccountSID)
-			created, err := a.VerifyV2.CreateAccessToken(e.A.ServiceSID,
+			s := verifydtest.Start(t, verifydtest.WithAccounts(2))
+			accA, accB := s.Accounts()[0], s.Accounts()[1]
+			userA, passA := kind.creds(accA)
+			userB, passB := kind.creds(accB)
+			a, _ := twilioClient(s, userA, passA, accA.AccountSID)
+			created, err := a.VerifyV2.CreateAccessToken(accA.ServiceSID,
 				(&verifyv2.CreateAccessTokenParams{}).SetIdentity("user-0001").SetFactorType("push"))
 			if err != nil {
-				t.Fatalf("CreateAccessToken(%q) error: %v", e.A.ServiceSID, err)
+				t.Fatalf("CreateAccessToken(%q) error: %v", accA.ServiceSID, err)
 			}
 			tokenA := *created.Sid
 			unknown := "YK" + strings.Repeat("0", 32)
@@ -258,34 +244,34 @@ func TestTwilioSDKErrors(t *testing.T) {
 				wantStatus int
 			}{
 				{
-					name: "fetch unknown sid", user: userA, pass: passA, account: e.A.AccountSID,
+					name: "fetch unknown sid", user: userA, pass: passA, account: accA.AccountSID,
 					call: func(rc *twilio.RestClient) error {
-						_, err := rc.VerifyV2.FetchAccessToken(e.A.ServiceSID, unknown)
+						_, err := rc.VerifyV2.FetchAccessToken(accA.ServiceSID, unknown)
 						return err
 					},
 					wantCode: 20404, wantStatus: http.StatusNotFound,
 				},
 				{
-					name: "wrong secret", user: userA, pass: wrongPass, account: e.A.AccountSID,
+					name: "wrong secret", user: userA, pass: wrongPass, account: accA.AccountSID,
 					call: func(rc *twilio.RestClient) error {
-						_, err := rc.VerifyV2.FetchAccessToken(e.A.ServiceSID, tokenA)
+						_, err := rc.VerifyV2.FetchAccessToken(accA.ServiceSID, tokenA)
 						return err
 					},
 					wantCode: 20003, wantStatus: http.StatusUnauthorized,
 				},
 				{
-					name: "ttl below 60", user: userA, pass: passA, account: e.A.AccountSID,
+					name: "ttl below 60", user: userA, pass: passA, account: accA.AccountSID,
 					call: func(rc *twilio.RestClient) error {
-						_, err := rc.VerifyV2.CreateAccessToken(e.A.ServiceSID,
+						_, err := rc.VerifyV2.CreateAccessToken(accA.ServiceSID,
 							(&verifyv2.CreateAccessTokenParams{}).SetIdentity("user-0001").SetFactorType("push").SetTtl(5))
 						return err
 					},
 					wantCode: 60200, wantStatus: http.StatusBadRequest,
 				},
 				{
-					name: "another account's token", user: userB, pass: passB, account: e.B.AccountSID,
+					name: "another account's token", user: userB, pass: passB, account: accB.AccountSID,
 					call: func(rc *twilio.RestClient) error {
-						_, err := rc.VerifyV2.FetchAccessToken(e.A.ServiceSID, tokenA)
+						_, err := rc.VerifyV2.FetchAccessToken(accA.ServiceSID, tokenA)
 						return err
 					},
 					wantCode: 20404, wantStatus: http.StatusNotFound,
@@ -293,7 +279,7 @@ func TestTwilioSDKErrors(t *testing.T) {
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
-					rc, rt := e.twilioClient(t, tc.user, tc.pass, tc.account)
+					rc, rt := twilioClient(s, tc.user, tc.pass, tc.account)
 					err := tc.call(rc)
 					if sent := rt.take(); len(sent) != 1 {
 						t.Errorf("%s: the SDK sent %d requests, want 1: %+v", tc.name, len(sent), sent)

@@ -478,6 +478,17 @@ func FuzzOpen(f *testing.F) {
 			if !errors.Is(err, token.ErrInvalid) && !errors.Is(err, token.ErrUnknownKey) {
 				t.Errorf("Open(%q) error = %v, want ErrInvalid or ErrUnknownKey", compact, err)
 			}
+			// Errors reach logs: they must not repeat the token, nor
+			// anything decoded from it, which would make them grow with it.
+			msg := err.Error()
+			for _, part := range strings.Split(compact, ".") {
+				if len(part) >= 8 && strings.Contains(msg, part) {
+					t.Errorf("Open(%q) error %q repeats part of the token", compact, msg)
+				}
+			}
+			if len(msg) > 100 {
+				t.Errorf("Open(%q) error is %d bytes long, want a short fixed reason: %q", compact, len(msg), msg)
+			}
 			return
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
