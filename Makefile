@@ -9,6 +9,11 @@ SHELL := /bin/bash
 .NOTPARALLEL:
 
 GO ?= go
+# Go 1.26.10 fixes standard-library vulnerabilities that govulncheck finds
+# reachable in 1.26.8. The go command fetches this toolchain from the module
+# proxy on first use (about 10 s); machines set GOTOOLCHAIN=local, which
+# would ignore go.mod's toolchain line, so make sets it for every command.
+export GOTOOLCHAIN := go1.26.10
 MODULE := github.com/verifykit/verifykit
 # Tools that would clash with the main module's dependencies are pinned in
 # tools/go.mod; -modfile runs them at those versions without touching go.mod.
@@ -20,10 +25,14 @@ FUZZTIME_SHORT ?= 10s
 CLIENT_PKGS := ./gen/verifyclient ./gen/models
 # Extra arguments for `make run`, e.g. make run ARGS='-addr 127.0.0.1:9090'.
 ARGS ?=
+# How long `make soak` runs the soak test (internal/soak), and extra go test
+# flags for it, e.g. SOAK_FLAGS=-race. `make test` runs it for 5s.
+SOAK_DURATION ?= 60s
+SOAK_FLAGS ?=
 
 .PHONY: help generate check-generated tidy-check fmt-check vet staticcheck \
 	client-deps lint-spec lint breaking test test-go fuzz fuzz-short bench \
-	bench-smoke run check ci
+	bench-smoke soak vuln run check ci
 
 help: ## List the targets
 	@echo "Usage: make TARGET"
@@ -118,10 +127,17 @@ bench: ## Run the benchmarks with -benchmem
 bench-smoke: ## Run each benchmark once, to prove it still works
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
 
+soak: ## Run the soak test for SOAK_DURATION (default 60s; make test runs 5s)
+	$(GO) test $(SOAK_FLAGS) -count=1 -run '^TestSoak$$' -v ./internal/soak -soak.duration=$(SOAK_DURATION)
+
+vuln: ## govulncheck, offline, against a database built from golang.org/x/vulndb
+	scripts/vuln.sh
+
 run: ## Run verifyd locally (ARGS='...' passes flags)
 	$(GO) run ./cmd/verifyd $(ARGS)
 
-# test runs last so that CI's log ends with go test's own summary lines.
-check: check-generated tidy-check lint breaking fuzz-short bench-smoke test ## Everything CI runs
+# test runs last so that CI's log ends with go test's own summary lines; it
+# includes the 5s soak test.
+check: check-generated tidy-check lint breaking vuln fuzz-short bench-smoke test ## Everything CI runs
 
 ci: check ## Alias of check: CI runs exactly this

@@ -15,18 +15,19 @@ import (
 	"github.com/verifykit/verifykit/internal/store"
 )
 
-// Twilio error codes, named for their role. 20413 has no published Twilio
-// counterpart; verifykit follows the 20xxx = HTTP status pattern for it.
+// Twilio error codes, named for their role. 20413 and 20431 have no
+// published Twilio counterpart; verifykit follows the 20xxx = HTTP status
+// pattern for them.
 //
-// Request header fields over the limit answer 400 · 60200 rather than 431:
-// the contract declares no 431, and 400 with a Twilio body is what every
-// client already decodes. Headers too large even for http.Server's
-// MaxHeaderBytes get net/http's plain-text 431 before any handler runs.
+// Headers too large even for http.Server's MaxHeaderBytes get net/http's
+// plain-text 431 before any handler runs; verifyd sets that backstop well
+// above the limit that limitHeaders enforces with a Twilio body.
 const (
 	codeAuthenticate     = 20003
 	codeMethodNotAllowed = 20004
 	codeNotFound         = 20404
 	codeTooLarge         = 20413
+	codeHeadersTooLarge  = 20431
 	codeTooManyRequests  = 20429
 	codeInternal         = 20500
 	codeUnavailable      = 20503
@@ -67,7 +68,7 @@ var (
 	errMethod       = &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, message: "Method not allowed"}
 	errTooLarge     = &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, message: "Request Entity Too Large"}
 	// errHeadersTooLarge: see the note on the codes.
-	errHeadersTooLarge = &apiError{status: http.StatusBadRequest, code: codeInvalidParameter, message: "Request Header Fields Too Large"}
+	errHeadersTooLarge = &apiError{status: http.StatusRequestHeaderFieldsTooLarge, code: codeHeadersTooLarge, message: "Request Header Fields Too Large"}
 )
 
 // errTooManyFailures refuses a client that failed authentication too

@@ -234,7 +234,7 @@ func fuzzSeeds() []fuzzSeed {
 		{method: "POST", target: list, auth: authAccountA, contentType: formType, header: 3, headerValue: "chunked", body: chunked, want: 201},
 		{method: "POST", target: list, auth: authAccountA, contentType: formType, header: 2, headerValue: "5", body: valid, want: 400},
 		{method: "POST", target: list, auth: authAccountA, contentType: formType, header: 7, headerValue: "gzip", body: valid, want: 201},
-		{method: "GET", target: fetch, auth: authAccountA, header: headerPad, headerValue: "pad", want: 400},
+		{method: "GET", target: fetch, auth: authAccountA, header: headerPad, headerValue: "pad", want: 431},
 		{method: "GET", target: fetch, auth: authWrongA, header: 5, headerValue: "198.51.100.1", want: 401},
 		{method: "GET", target: "/healthz", want: 200},
 		{method: "GET", target: "/readyz", want: 200},

@@ -63,9 +63,9 @@ func TestOversizedInput(t *testing.T) {
 		{name: "field far over its maxLength", body: valid + "&FactorFriendlyName=" + big(3<<10), wantStatus: 400, wantCode: 60200, wantMessage: "Invalid parameter: FactorFriendlyName"},
 		{name: "Identity far over its maxLength", body: "FactorType=push&Identity=" + big(3<<10), wantStatus: 400, wantCode: 60200, wantMessage: "Invalid parameter: Identity"},
 		{name: "Ttl of 3000 digits", body: valid + "&Ttl=" + strings.Repeat("9", 3000), wantStatus: 400, wantCode: 60200, wantMessage: "Invalid parameter: Ttl"},
-		{name: "one header over 16 KiB", header: http.Header{"X-Padding": {big(16 << 10)}}, body: valid, wantStatus: 400, wantCode: 60200, wantMessage: "Request Header Fields Too Large"},
-		{name: "many headers over 16 KiB", header: manyHeaders(40, 500), body: valid, wantStatus: 400, wantCode: 60200, wantMessage: "Request Header Fields Too Large"},
-		{name: "Authorization over 16 KiB", header: http.Header{"Authorization": {"Basic " + big(16<<10)}}, body: valid, wantStatus: 400, wantCode: 60200, wantMessage: "Request Header Fields Too Large"},
+		{name: "one header over 16 KiB", header: http.Header{"X-Padding": {big(16 << 10)}}, body: valid, wantStatus: 431, wantCode: 20431, wantMessage: "Request Header Fields Too Large"},
+		{name: "many headers over 16 KiB", header: manyHeaders(40, 500), body: valid, wantStatus: 431, wantCode: 20431, wantMessage: "Request Header Fields Too Large"},
+		{name: "Authorization over 16 KiB", header: http.Header{"Authorization": {"Basic " + big(16<<10)}}, body: valid, wantStatus: 431, wantCode: 20431, wantMessage: "Request Header Fields Too Large"},
 		{name: "headers just under 16 KiB", header: http.Header{"X-Padding": {big(15 << 10)}}, body: valid, wantStatus: 201},
 	}
 	for _, tc := range tests {

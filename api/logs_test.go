@@ -130,7 +130,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		{"POST", listA, accountA, valid + "&FactorFriendlyName=" + strings.Repeat("n", 70<<10), nil, 413},
 		{"GET", listA + "/YK" + strings.Repeat("0", 32), accountA, "", nil, 404},
 		{"DELETE", listA + "/" + tokenSIDs[0], accountA, "", nil, 405},
-		{"GET", listA + "/" + tokenSIDs[0], accountA, "", http.Header{"X-Padding": {strings.Repeat("p", 17<<10)}}, 400},
+		{"GET", listA + "/" + tokenSIDs[0], accountA, "", http.Header{"X-Padding": {strings.Repeat("p", 17<<10)}}, 431},
 		{"GET", listA + "/" + tokenSIDs[0], "Bearer " + secrets["token "+tokenSIDs[0]], "", nil, 401},
 		{"GET", listA + "/" + tokenSIDs[0], authHeader(e.A.AccountSID, e.B.AuthToken), "", nil, 401},
 		{"GET", listA + "/" + tokenSIDs[0], authHeader(e.A.APIKeySID, e.A.AuthToken), "", nil, 401},

@@ -104,6 +104,9 @@ type ServiceSID = string
 // BadRequest A Twilio REST error. `status` repeats the HTTP status.
 type BadRequest = Error
 
+// HeadersTooLarge A Twilio REST error. `status` repeats the HTTP status.
+type HeadersTooLarge = Error
+
 // InternalServerError A Twilio REST error. `status` repeats the HTTP status.
 type InternalServerError = Error
 

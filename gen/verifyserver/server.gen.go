@@ -130,6 +130,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 type BadRequestJSONResponse Error
 
+type HeadersTooLargeJSONResponse Error
+
 type InternalServerErrorJSONResponse Error
 
 type MethodNotAllowedResponseHeaders struct {
@@ -294,6 +296,20 @@ func (response CreateAccessToken429JSONResponse) VisitCreateAccessTokenResponse(
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessToken431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateAccessToken431JSONResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -477,6 +493,20 @@ func (response FetchAccessToken429JSONResponse) VisitFetchAccessTokenResponse(w 
 	return err
 }
 
+type FetchAccessToken431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response FetchAccessToken431JSONResponse) VisitFetchAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FetchAccessToken500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -598,74 +628,75 @@ func (sh *strictHandler) FetchAccessToken(ctx echo.Context, serviceSID ServiceSI
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7HvrUtuwtv+raPzfMxv4O8EkgZZ0zodAA025Q4DS0kOELccqtuRKMiHtMHOe5jzYeZIzS5IT2wkQaM/M",
-	"/rA7/ZBEt6V1+a2LFr8dnycpZ4Qp6bR/O+QBJ2lM9OeO7xMp+/yOMPgqsyTBYuy0nQ5DWI8hpQdd5x7H",
-	"GYFJ2Pd5xtSNpAFM3MYv/HNcJ8CK3PiCYEVgTcNbW69572pNr9/w2h78/+q4DmGKqvENDcwHp+2EYet9",
-	"M1gLw/XNtfeb7/HmZquxubbhrXtBw8fN0HGdEPuKi5tQUMKCeHzDcEKctvOZRwx95ATR44gzMp2oximM",
-	"p5mMHNeRRNxTn9i7XHQWuIuZerW3wFTDurZDxp838JcOPaKfu6fnV3R/+7PAlyfwvX9ycRie/zoMv6xt",
-	"7vcvDsPgRxfGfwSf7mDcCxqxxJfv1Ve2FR01rzYPznqyl1xkV+PeRu+uOz7sf/104nmwJrrd9WHNHf7S",
-	"o+FJvS5OTm5a8ajz5fT87tR/16pv3Yjt0+behrg/3N8dfUo//jq/CPvjzXh77/PWYa3ZuO92bn6IlIbb",
-	"5z+33iU8a+52L+6a51/OPt+N1++zw3X/V3Z58eNo1D25kTtbG2m293Mr/ELGV36j++Wd+nog+viku7vJ",
-	"Pu6OLu/Oe/Tm5PxInL87/jn2exs3yeGBaq71s0T1W8r3Rhd33f3dZme9JcK7m/HGaXfN2/l41+kcpXjt",
-	"av80i+6+esd7vHk83CYK77Ob5rvuVesnFmfj3cve6eVDjT3cXZ2HzZ/v2E63cRC2Pq+fD0c72eX2w62q",
-	"76lGLIYfH25D7N1KtbYx9A4eTkA0KnbaTc9znUzETtuJlEple3X1nggajutqRGPK6z5PVu8bq2dGS+Tq",
-	"ywqyWrAoubqAljw+PrpORHBARMEitzlTgsedOOajbUG0ReBYTwiI9AVNFeWgWj0WUB8rItEoIioiAqmI",
-	"oFvBR5IIJCOexQGizI+zgCB/ulMd7M0AgdNWIiOuI/2IJBiOsDZyy3lMMHOAwlmyPk1pLpN0lhKfhmNN",
-	"iL0YwrCCBEBkDiyUDfUUQSTPhE9KFOnzUuWiTqYiLugvDJu7CAggTNX645S4qBfWDrDyI/OJBzSkJKid",
-	"UeabwUPOSGHGOUtKc5w5d5ZKUDZ84soHREU8eOHKn/r9Y5SYma+/926376Ljo7O+i46O+72jw7NXU3kk",
-	"6JCy54nkes6SXJ5QqPgE8J8kbuU1tHQfUi7Jk1piBxDR0/T5cLAfU8JU+dhuHw9d1NcmWTslPzMiVa0X",
-	"vECMmW+n94JZCvoRQRmjPzOCaIB4iFREJRJmAVoanJ4MEGYBajZQRB5QQIdUyeV66dgUK0UE7Pafpyff",
-	"vNomroXffzcbj/8AjKnQ9Og6KRY4Iapk6xorzugTFJ71PhraSMkho6XB1d5T9E1Zt5CbAmWBm4BDtO4T",
-	"yHEd4AUV4LKrCJHgh33Chipy2s2W6ySUFb8WuHK1Z7nSqe08yRjXsQi7CBcuNEIj67nR0uCi8zIfFvLs",
-	"8/gwpeuvsOOiswA7HuEomXImTZC2hQOrxvDNNxCoI7E0jQH9KWerPyRnhejOzAyI097wGuDmEiIlHhLt",
-	"Mu5xTAM00cU26qvYcZ2EC3JDWcgL/nA0GhWdYcB9uUqE4EKu6o3BGhRWmXTaLc97LDLlH4KETtv5f6vT",
-	"8HPVjMrVLmxhrloWdmdKFuLGmYVcJOiWB2NEJaKW+CVj3gjuiDQly3Xn0XV6DFiNYxAcEeaYNzCt4a1X",
-	"mWb2RWZjZHZ+Nc/0vgWerf8VnjGUMfKQEl+RQBsGEUgfWGaTPtywyXiyQ646Bv7fxiPPaxV5ZDZFjKvc",
-	"q7yFQZ7XKinV+p8zCBAE7BqRByqVdNFtpjSZI6oiA/vGYVf55XktDSTF+AxuNh+kcqev8uNklqZcqHKw",
-	"5Vi/btz8s04MbnLI1Q7P2Bsl1CpLqK9du4YSEkycPPo/jnHRCEvN7lBf5A060aroROvv6MSEAQEnhkKt",
-	"IC4gzy2JORtKHRcxriNrm/hWlaQFSnLNtriKkI8lkQgzObKRuMQJqV8zsLljPI45Dvqc72MxJG8U6Fqz",
-	"KFDrF1BXZ8yozzkym7+FyWvNIpPXmn+LyYbEHMFjoA+Yg5nhkMErrAN+iZZyrq41XeRHXBKGbsfI5GV3",
-	"VBn8stp6zvA9pjG+jclbUb7ETrstKu77JoxvljD+L3HShjxaPamSSCou8JC4wNVsSjE4TMT4aBb8m1Uw",
-	"OyVKjGudUBExJ18gPmeBtoARpgrdkpALkKcSY8qGJVBbK0VDlNEkS5y2N4ltKFNkSITFtD7nB5iNrfLK",
-	"N1pCY7MEbZwj2BRNdn2LCTQ2iybQ2PwLguMcJUCXtQOpxafyX0NMYxIgnKkIMnNzbTkDMY1NgJiiOeWY",
-	"mgoOYAx7sAA0QeKQgMy0nBAG2aJBQdADJI1gAZb+FbThnGGb5L89DilZcWfKTPK2CKQEhN7an2vBATWJ",
-	"PxdoJDgbFksxs0HHjJ1eXl7WSreaG39sYUl9rUrIj3AcEzasJPBmhiA4Tv7j2mbIqHPcu3ZeiEMmHJhX",
-	"NX7GsQ5sPe2+UbfoVTdZ7I3OYgd11L0nYgxanBKhtIPA8QiPJZKEqQ/XjGWxQTXOwLMKggbw08CUVFRE",
-	"xijC9wQxjnSFGi0B/NkrX7PBvPrwdDEyRemJVcUkVIgqxDO1bOzDUkZNKlaqfb+crutwQUVY2XOCmTwe",
-	"5PN89pgzIM86C9lkZ/vlbLJafK8SfZlzYiIzQBY73UWnO9uo2WxuIsrQeX8byIV8DCunrTeuKZqAkVWp",
-	"nKFiprj/TDmGPNhky8wOKSSDhqlmdX2RE+e/DMw7Np+CYEp+kln+ASV4jACSMGXouNerCGyjtTgl5vfn",
-	"EWRHT+3DzMfK88Tr6iIzBaNpQPtHOrdIBcM+kvyeye2bLUAmgX1wSma2MQ8j+Hg8lbg0edlfs5VFClGT",
-	"F5t5rC5S4iLMEGG+GKdg1J/Pjg7RiNzmpTmQK/YV+nzZXV5IVfVrBBwa4ixW2lVWqqV8hEB8Ltih9d/u",
-	"rIypRLo8UkcH+AGto4SyTBFpGWfcsH70eM4p2yeRuTy4lTzOFEHnp/uFium0VjzBhkzQly/+WKypfdNK",
-	"45YgtmwBsyBSNq0nTD6XqrmXYXYFFb9PSOO3P4ivgAnbeqzg6go1OBwEFNiC4+OCewhxLMm8wF1XsEJK",
-	"4kAC12Z2rqMdM6htAXwcRHYx1Vl6RATRvwnyQ1d46jNeyYDGjr314VtwzkUFt6l/Dwgw/p9ST/6AshRC",
-	"v42CAcs5UDij2QU8exXy9f6KnyjfCqPz895HF+2eA2oKAM/6NesplGTS1IOKOG8fHFDA/SwBStH7GQ7A",
-	"aQGWUU2SFAtQpWuG4zTCLEuIoL7U51tk1iRRIl0dqWvTgfNgK0RYyIVPjAaYwKPC2QLSvS8B27dO7Suu",
-	"/fJqm9///1Kt+G15ZS7G9Stgs/HnaLMjeII2POBP0/M+wEcdYelwimfqGQDamJcWlHGhNzX3gpLMs9lJ",
-	"vbfqeKwsT7tnfVMZraOBCfAHSJCUYCWnj3dmYNbMTLoxTx/t9qbmCtPqzjxcDYjC1LzizkcQg5Ll/Y9S",
-	"Mw+0XWAEiQxgLOUM4VueKaPu+k7OHJZM0qJZpsiIC+WiKEswg6Qg0HG2XVCfpzqFVGp2u5iyu/wZLzca",
-	"Q2dukyX2VFzFbAhh8695/C6I6Ul2V5RIC2/KjuJdJmfNU6kygM2SAgvgggZG9T2NdRAmeBzLOjpi8RgN",
-	"0kxGA52fm6KwwXHCwAa+mXaU7/McpCR+JqganwFMlpKQMxrcQLL3RB6meTRNCetIA6cEwEyIzrMY6tgU",
-	"BcLIpUFn+3/+678HyxaeCEqxlCMuAkSVvGaQf6K+iX7sRau7HffQHhnb3c72nt4NQEUQC3TaAeh+AyB2",
-	"KknI1U0unWuchmdfe2D7PjcpC6IEU43dkDFXmzqGVEXZrenmyBdMPzlzi20TaLbKa03cYvl9A62sGA9u",
-	"eCJXViaBkIuwNGXNAN2Or9ngyeYS83BZLG/+U+Y5czCoX7Nr1gc/kZsTMFrXTCkbxgTZhA0oFCAdS+qU",
-	"KangoMdt/fMuv2bmed1gOfEjnldfwWpEiH0yEZfImM7tJqkxDOTPktfmFc6iEMQncYwCIihcOQRnQJWm",
-	"fpuzewBvzuQkXswv04YJK2hl5TBP8adwazfVhYBUEAl3BwLMB2lrACsrlSrANUOTQoCWwsSHEzlTauAh",
-	"wtOs13BWmKqWCb1gN8rQIIeRgfHcsxWJBIs7EhiiYKQN8iCDD5qRQ8KIDQ0Q2uUo4QGJJYp4rBmdAJkp",
-	"1wKQ+kEKMH3AE6pIkqoxaMGKJd0AqNWBks8xeIWWBgBzAxcNLM7pjznQDVwgIfd7LuK5ZxlYxzRYds2T",
-	"2MQ3kp8ZjnNQLzpHIKpPE8uASpXAbDKKOOhoHj4UI7HBvA5Ac9Pto9MzEHkY02EEN7LPZYNlgzJyRIS2",
-	"q+LjAc+UpAEpB1X6tuY6Da+FDnnePTSYKPnAmHDNtqzUVgZ5x5KBppj6hElSAJxOiv2I1Bp1bwZlRqNR",
-	"HevhOhfDVbtWru73truHZ129BnI9qnQtbgZQSnCClqYvHo4LOCcNNq3VPbMPTwnDKXXaTrPu1ZuODgoj",
-	"7SBK73m/pz0Mj6WXO9O/Mu1H+TY/Pp9OWS10Qzx+d52Um2yoDJ4mu5EII0ZG1gtq7CrFjqANOofW71YW",
-	"uPISoXZVet41A6GjQkJtciSYnfBbGhN09nEvhwhp4IDm5TZYCp7VOmcjU7B+DVy9YEJtsaBpwgYi1RYP",
-	"xs/Uox9qo9GoBlFMLRMxYWB5QbW/NsziuNxYayxZJ4PFptp5KdycJtZiNJL3sPZe1S/bt42P4Fd1EI4r",
-	"BOpwRdmXBoA9m7nOUvt2MgoF5ZfSwifT8MdyhAeIW22caXhriz8omBB/WiadR1Q+tWhHzuJ3Ka+aG3aU",
-	"jKRQia08CMw2wz1xtF2zWu2G08e3PO+pdRM+rha6j/SStZeXlF509KLWy4smjQ56wfrLC2Z6WGDhWvPl",
-	"hdWHeFjX2Hx5XfXZ8tF11hfh4LyeJL12AVrnPHQXswKN2vPzgW/fAaOndm0MCUC30tiv8BDQ3yn5hu9w",
-	"ymJ+ZPU3/ARXGZI5/mCHKD/STRFl5S5jvpv34piWCTvHloipKpqCnlmfQXJ9ThXIS2DgvRIMQk35vwgY",
-	"VNuQyoGLNoFapVP8OTx4vs180stbOaDQzfu6zfOFT21c6Kx+3cb5wqc2njZDv25fu252W9PW/CZOlDui",
-	"Jy3K/0bxf6P4wiiuUW5xEHf/IMJ3X5xd6V9//P66S2lGGrIq2FdKjZZIMNT+I0CCDHUpIZN5laP+G0Yf",
-	"67/N0GOhuLLsvPjHPTqNsaybaXiJuFC1WJc0isy2rzQxUQjnOQhOU5vpVDKOaSd5STCP3x//NwAA//8=",
+	"7Fv7UtvMkn+VKe2p+ggrG/kCCf5q/3CI4XO4g4GQkMWDNLImSDPKzAjjL0XVPs0+2D7JVs+MbEk2YAin",
+	"6vxxUvnD9ty6e7p/fZnml+PzJOWMMCWdzi+H3OMkjYn+3PV9IuWA3xIGX2WWJFhMnI7TZQjrMaT0oOvc",
+	"4TgjMAn7Ps+YupY0gIlb+Jl/jusEWJFrXxCsCKxpeo31mve+1vIGTa/jwf+vjusQpqiaXNPAfHA6Thi2",
+	"P7SCRhiubzY+bH7Am5vt5mZjw1v3gqaPW6HjOiH2FRfXoaCEBfHkmuGEOB3nM48Y+sQJokcRZ2Q2UU1S",
+	"GE8zGTmuI4m4oz6xvJx3l+DFTL3cXWKqEV3HIZPPG/hLlx7Sz72Ts0u6t/VZ4Itj+D44Pj8Iz/4+CL80",
+	"NvcG5wdh8KMH4z+Cv25h3AuascQXH9RX9jE6bF1u7p/2ZT85zy4n/Y3+bW9yMPj617HnwZroZseHNbf4",
+	"S5+Gx/W6OD6+bsfj7peTs9sT/327/vFabJ20djfE3cHezviv9NPfZ+fhYLIZb+1+/nhQazXvet3rHyKl",
+	"4dbZz4/vE561dnrnt62zL6efbyfrd9nBuv93dnH+43DcO76W2x830mz358fwC5lc+s3el/fq674Y4OPe",
+	"zib7tDO+uD3r0+vjs0Nx9v7o58Tvb1wnB/uq1RhkiRq0le+Nz297ezut7npbhLfXk42TXsPb/nTb7R6m",
+	"uHG5d5JFt1+9o13eOhptEYX32HXrfe+y/ROL08nORf/k4r7G7m8vz8LWz/dsu9fcD9uf189G4+3sYuv+",
+	"RtV3VTMWo0/3NyH2bqRqbIy8/ftjuBoVO52W57lOJmKn40RKpbKztnZHBA0ndTWmMeV1nydrd821U6Ml",
+	"cu15BVkrWJRcW0JLHh4eXCciOCCiYJFbnCnB424c8/GWINoicKwnBET6gqaKclCtPguojxWRaBwRFRGB",
+	"VETQjeBjSQSSEc/iAFHmx1lAkD/bqQ72ZoDA6SiREdeRfkQSDEdYG7nhPCaYOUDhPFl/zWguk3SaEp+G",
+	"E02IZQxhWEECIDIHFspGeoogkmfCJyWK9HmpclE3UxEX9G8Mm7sICCBM1QaTlLioH9b2sfIj84kHNKQk",
+	"qJ1S5pvBA85IYcYZS0pznAU8SyUoGz3C8j5REQ+eYfmvweAIJWbmy/ne6Q1cdHR4OnDR4dGgf3hw+mIq",
+	"DwUdUfY0kVzPWZHvphQqPgX8R4lbfQktvfuUS/KoltgBRPQ0fT4c7MeUMFU+tjfAIxcNtEnWTsjPjEhV",
+	"6wfPEGPm2+n9YJ6CQURQxujPjCAaIB4iFVGJhFmAVoYnx0OEWYBaTRSRexTQEVXyXb10bIqVIgJ2+++T",
+	"429ebRPXwu+/Ws2HfwDGVGh6cJ0UC5wQVbJ1jRWn9BEKT/ufDG2k5JDRyvBy9zH6ZqJbyk2BsgAn4BCt",
+	"+wRyXAdkQQW47CpCJPh+j7CRipxOq+06CWXFrwWpXO5aqXRr248KxnUswi4jhXON0Mh6brQyPO8+L4el",
+	"PPsiOczoehNxnHeXEMcDHCVTzqQJ0j7iwKoxfPMNBOpILE1jQH/K2doPyVkhujMzA+J0NrwmuLmESIlH",
+	"RLuMOxzTAE11sYMGKnZcJ+GCXFMW8oI/HI/HRWcYcF+uESG4kGt6Y7AGhVUmnU7b8x6KQvmHIKHTcf5j",
+	"bRZ+rplRudaDLQyr5cvuzshC3DizkIsE3fBggqhE1BK/YswbAY9IU/Ku7jy4OawMON/DYkReI7Cm1241",
+	"igKzwkdmb7RNSRxINOAcmTNeLDl9QlFyrcbvS26gYVtT+oe0jheFhlYsCIqBVpAoZlqsYEBEaFBJlUQr",
+	"WpKGd+RHXBKGbibIxEO3VBnx9hloMo5P9WJDy6tEvF7VSbMvMhsjs/MrBLteUsn1N1FJhjJG7lPiKxLk",
+	"YtMHlrVQH27EZAKFA666xru+Tkae1y7KyGyKGFe5036NgDyvXbLZ9bfRPIBNRO6pVNJFN5nSZI6pioxX",
+	"NfFQVV6e19Y4XQx/gbPFPiCPqVR+nMzSlAtVjmUdGzaZKOrJGAE4OeBqm2fslTfULt9QwQRJMI2h0D85",
+	"hUBjLLW4Q83Ia9CoohPtt0IjK4CAE0OhVhAXgP2GxJyNpA47GdeJi60rVJWkDUpyxT5yFSEfSyIRZnJs",
+	"Ex2JE1K/YmBzR3gScxz8JvI3WouQv6cLEr8J+Y1WUciN1ptC/tRBLgvzjdYTMG+19YzhO0xjfBOT16J8",
+	"SZx2W1Tc91UY3yph/BtJ0kaUWj2pkkgqLvCIuCDVbEYxxCOI8fE8+LeqYHZClJjUuqEiYkE6RnzOAm0B",
+	"Y0wVuiEhF3CfSkwoG5VArVEKNimjSZY4HW8aOlKmyIgIi2kDzvcxm1jlla+0hOZmCdo4R7Apmu76GhNo",
+	"bhZNoLn5BhfHOUqALmsHUl+fyn8NMY1JgHCmIsKUZVvOQUxzEyCmaE45pqaCAxjDHiwATZA4JHBn+p4Q",
+	"hrtFw8JFD5E0Fwuw9K+gDWcM2xrK6+OQkhV3Z8Ikr4tASkDovUHsu09NXYULNBacjYqVrvmgY85OLy4u",
+	"aiWuFsYfH7GkvlYl5Ec4jgkbVeojZoYgOE7+68oWIFD3qH/lPBOHTCWwqCj/hGMd2nLlXbNu0atuigTX",
+	"ukgwrKPeHRET0OKUCKUdBI7HeCKRJEz9ecVYFhtU44yYPGEIPw1NxUpFZIIifEcQ40g/AKAVgD/L8hUb",
+	"Liq/zxYjU/OfWlVMQoWoQjxT74x9WMqoyXRLTwvPV0N0uKAirOw5wVyZBO7n6eQ8F0Ce1BeS9e7W88l6",
+	"9W2jSvRFLonpnQGy2OkuOtneQq1WaxNRhs4GW0AupLtYOR29cU3RBIysSuUcFXNvJ09Uu8i9TbbM7JBC",
+	"rm2EalbXlzlx8cPLomPzKQim5CeZ5X+iBE8QQBKmDB31+5UL22gvT4n5/WkE2dZTBzDzofL687Ky01w9",
+	"bhbQ/pbOLVMgsm9Qv+ZKJ602IJPAPjglM9uYh7n4eDK7cWnysjezlWXqfNMHsUWiLlLiIswQYb6YpGDU",
+	"n08PD9CY3OSVT7hX7Cv0+aL3bilV1Y89cGiIs1hpV1kpRvMxgutzwQ6t/3bn75hKpKtPdbSP79E6SijL",
+	"FJFWcMYN6zelp5yyfXFaKIMbyeNMEXR2slcoSM9K8VNsyAR9nvGHYsnym1YatwSxZQuYB5GyaT1i8vmt",
+	"Gr6MsCuo+H1KGr/5QXwFQtjSYwVXVyhx4iCgIBYcHxXcQ4hjSRYF7rpAaCtdPERzO9fzkp22BfBxENnF",
+	"VGfpERFE/ybID13hqc95JQMa25brg9fgnIsKblP/HhAQ/B9ST/4TZSmEfhsFA5YLoHBOswt49iLk67+J",
+	"nyhzhdHZWf+Ti3bOADUFgGf9ivUVSjJp6kFFnLfvOSjgfpYApejDnATgtADLqCZJigWo0hXDcRphliVE",
+	"UF/q8y0ya5Ioka6O1LXpwHmwFSIs5MInRgNM4FGRbAHpPpSA7Vu39hXX/vZqm9//c6VW/PZudSHGDSpg",
+	"s/H7aLMteII2PJBPy/P+hI86wtLhFM/UEwC0sSgtKONCf2buBSVZZLPTem/V8di7POmdDkxltI6GJsAf",
+	"IkFSgpWcvY2agXkzM+nGIn2025uaK0yrO4twNSAKU/NIvhhBDEqW9z9MzTzQdoERJDKAsZQzhG94poy6",
+	"a56cBSKZpkXzQpERF8pFUZZgBklBoONsu6C+SHUKqdT8djFlt/kraW40hs7cJkviqbiK+RDC5l+L5F24",
+	"pkfFXVEifXkzcRR5mZ61SKXKADZPCiwABg2Maj6NdRAmeBzLOjpk8QQN00xGQ52fm6KwwXHCwAa+mW6f",
+	"74scpCR+JqianAJMlpKQUxpcQ7L3SB6mZTRLCetIA6cEwEyIzrMY6toUBcLIlWF36//+53+H7yw8EZRi",
+	"KcdcBIgqecUg/0QDE/1YRqu7HfXRLpnY3U53H98NQEUQC3TaAeh2DiB2dpOQq5tcOtc4Dc++9sD2+XNa",
+	"FkQJphq7IWOu9syMqIqyG9Msky+YfXIWFtum0GyV15q4xfK7JlpdNR7cyESurk4DIRdhacqaAbqZXLHh",
+	"o7075l24WN78Q+Y5czCsX7ErNgA/kZsTCFrXTCkbxQTZhA0oFHA7ltSZUFLBQY87+ucdfsVM94LBcuJH",
+	"PK++gtWIEPtkel0iYzq3m6bGMJC/+l6ZR06LQhCfxDEKiKDAcgjOgCpN/RZndwDenMlpvJgz04EJq2h1",
+	"9SBP8WdwazfVhYBUEAm8AwHmg7Q1gNXVShXgiqFpIUDfwtSHEzlXauAhwrOs10hWmKqWCb1gN8rQMIeR",
+	"ofHc8xWJBItbEhiiYKQD90GGf2pBjggjNjRAaIejhAcklijisRZ0AmSmXF+A1A9SgOlDnlBFklRNQAtW",
+	"LekGQK0OlHyOwSu0MgSYG7poaHFOf8yBbugCCbnfcxHPPcvQOqbhO9c8iU19I/mZ4TgH9aJzBKIGNLEC",
+	"qFQJzCbjiIOO5uFDMRIbLmqwNJxuHZ6cwpWHMR1FwJF9Lhu+Mygjx0Rouyo+HvBMSRqQclCluTXsNL02",
+	"OuB5c9ZwquRDY8I12xFUWx3mDWEGmmLqEyZJAXC6KfYjUmvWvTmUGY/HdayH61yM1uxaubbX3+odnPb0",
+	"Gsj1qNK1uDlAKcEJWpm9eDgu4Jw02NSoe2YfnhKGU+p0nFbdq7ccHRRG2kGU3vN+zVpEHkovd6Y9aNbu",
+	"821xfD6bslZoNnn47jopN9lQGTxNdiMRRoyMrRfU2FWKHUEbdA6t360scOUlQu2q9LwrBpeOCgm1yZFg",
+	"dsJvaEzQ6afdHCKkgQOal9tgKXhW65zNnYL1a+DqB1NqiwVNEzYQqT7yYPJEPfq+Nh6PaxDF1DIREwaW",
+	"F1Tbl8Msjst9y8aSdTJY7FlelMIt6BEuRiN5i3D/Re3IA9tXCn5VB+G4QqAOV5R9aQDYs5nrPLWvJ6NQ",
+	"UH4uLXw0DX8oR3iAuNW+pKbXWP5BwYT4szLpIqLyqUU7cpbnpbxqYdhRMpJCJbbyIDDfa/jI0XbNWrXZ",
+	"UB/f9rzH1k3luFZo7tJLGs8vKb3o6EXt5xdNGx30gvXnF8z1sMDCRuv5hdWHeFjX3Hx+XfXZEta1lhBH",
+	"teXrwXXWl5H8ol4mvXYJHhc8kBezCY32i/OIb98B22d4YAwQwLry9xYKj8BrOCWf8h1OWc7/rP2Cn4CV",
+	"EVngR7aJ8iPdTFE2irKvcPMeHtNqYefY0jJVRRPSM+tzHkCfU3UAJRDxXggioab8XwREqu1L5YBHm06t",
+	"0sD/FI483f0/bbGuHFBosn7Z5vnCxzYuNLy/bON84WMbz3rUX7avXTe/rek2f5Ukyo3q087xf6P/v9H/",
+	"n47+Gh2XB3/3NzIK99nZlT9HePj+Mqa0IA1ZFcwspWIrJBhpvxMgQUa6dJHJvKpS/wWjD/VfZuihUMx5",
+	"5zz7t1o6bbKim2uwibhQtViXUIrCtq9CMVEI5zkPTlObWVUynNkfBpQu5uH7w/8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
