@@ -25,6 +25,9 @@ type config struct {
 	shutdownTimeout    time.Duration
 	bootstrap          string
 	allowDevRemote     bool
+	authFailureLimit   int
+	authFailureWindow  time.Duration
+	trustForwardedFor  bool
 }
 
 // storeFlags registers the flags that say where the data lives; serve and
@@ -50,6 +53,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.logLevel, "log-level", envOr(getenv, "VERIFYD_LOG_LEVEL", "info"), "debug, info, warn or error (env VERIFYD_LOG_LEVEL)")
 	fs.StringVar(&c.bootstrap, "bootstrap", getenv("VERIFYD_BOOTSTRAP"), "JSON file of accounts, API keys and services to create on start when missing (env VERIFYD_BOOTSTRAP)")
 	fs.BoolVar(&c.allowDevRemote, "allow-dev-remote", envBool(getenv, "VERIFYD_ALLOW_DEV_REMOTE"), "allow dev mode (generated credentials) on a non-loopback address (env VERIFYD_ALLOW_DEV_REMOTE)")
+	fs.BoolVar(&c.trustForwardedFor, "trust-forwarded-for", envBool(getenv, "VERIFYD_TRUST_FORWARDED_FOR"), "name clients by the last X-Forwarded-For address (only behind a proxy that appends it) (env VERIFYD_TRUST_FORWARDED_FOR)")
+	authLimit := fs.String("auth-failure-limit", envOr(getenv, "VERIFYD_AUTH_FAILURE_LIMIT", "10"), "failed authentications a client may make per -auth-failure-window before 429; negative: no limit (env VERIFYD_AUTH_FAILURE_LIMIT)")
+	authWindow := fs.String("auth-failure-window", envOr(getenv, "VERIFYD_AUTH_FAILURE_WINDOW", "1m"), "time over which -auth-failure-limit refills (env VERIFYD_AUTH_FAILURE_WINDOW)")
 	bodyLimit := fs.String("body-limit", envOr(getenv, "VERIFYD_BODY_LIMIT", "65536"), "largest request body in bytes (env VERIFYD_BODY_LIMIT)")
 	reqTimeout := fs.String("request-timeout", envOr(getenv, "VERIFYD_REQUEST_TIMEOUT", "5s"), "deadline of each request's store calls; past it: 503 (env VERIFYD_REQUEST_TIMEOUT)")
 	shutdown := fs.String("shutdown-timeout", envOr(getenv, "VERIFYD_SHUTDOWN_TIMEOUT", "10s"), "how long shutdown waits for requests in flight (env VERIFYD_SHUTDOWN_TIMEOUT)")
@@ -72,6 +78,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if c.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.shutdownTimeout <= 0 {
 		return c, fmt.Errorf("-shutdown-timeout: want a positive duration such as 10s, got %q", *shutdown)
+	}
+	if c.authFailureLimit, err = strconv.Atoi(*authLimit); err != nil || c.authFailureLimit == 0 {
+		return c, fmt.Errorf("-auth-failure-limit: want a positive number, or a negative one for no limit, got %q", *authLimit)
+	}
+	if c.authFailureWindow, err = time.ParseDuration(*authWindow); err != nil || c.authFailureWindow <= 0 {
+		return c, fmt.Errorf("-auth-failure-window: want a positive duration such as 1m, got %q", *authWindow)
 	}
 	switch api.ResponseValidation(c.responseValidation) {
 	case api.ResponseValidationEnforce, api.ResponseValidationLog:

@@ -205,6 +205,8 @@ func TestStartupErrors(t *testing.T) {
 		{"data dir is a file", []string{"-addr", "127.0.0.1:0", "-data-dir", filepath.Join(file, "sub")}, "data directory"},
 		{"bad timeout", []string{"-request-timeout", "soon"}, "-request-timeout"},
 		{"bad validation mode", []string{"-response-validation", "maybe"}, "-response-validation"},
+		{"zero auth failure limit", []string{"-auth-failure-limit", "0"}, "-auth-failure-limit"},
+		{"bad auth failure window", []string{"-auth-failure-window", "often"}, "-auth-failure-window"},
 		{"unsupported store", []string{"-store", "mysql://x"}, "-store"},
 		{"dev mode on a public address", []string{"-addr", "0.0.0.0:0", "-data-dir", t.TempDir()}, "loopback"},
 		{"missing bootstrap file", []string{"-addr", "127.0.0.1:0", "-data-dir", t.TempDir(), "-bootstrap", filepath.Join(t.TempDir(), "none.json")}, "bootstrap"},

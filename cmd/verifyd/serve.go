@@ -65,6 +65,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ResponseValidation: api.ResponseValidation(cfg.responseValidation),
 		BodyLimit:          cfg.bodyLimit,
 		RequestTimeout:     cfg.requestTimeout,
+		AuthFailureLimit:   cfg.authFailureLimit,
+		AuthFailureWindow:  cfg.authFailureWindow,
+		TrustForwardedFor:  cfg.trustForwardedFor,
 	}, st, keys, log)
 	if err != nil {
 		return err
