@@ -192,3 +192,17 @@ func TestCrossAccount(t *testing.T) {
 	resp, body = e.do(t, http.MethodGet, "/v2/Services/"+e.B.ServiceSID+"/AccessTokens/"+tokenSID, "", "", b)
 	checkErrorBody(t, resp, body, 404, 20404)
 }
+
+// TestFriendlyNameUnicode: names are characters, not ASCII; they round-trip.
+func TestFriendlyNameUnicode(t *testing.T) {
+	e := startEnv(t, api.Config{})
+	name := "Jöhn’s iPhone 📱 — 東京"
+	c := e.client(t, e.A.AccountSID, e.A.AuthToken)
+	created, err := c.CreateAccessTokenWithFormdataBodyWithResponse(context.Background(), e.A.ServiceSID, models.CreateAccessTokenRequest{Identity: "abcdefgh", FactorType: models.Push, FactorFriendlyName: &name})
+	if err != nil || created.JSON201 == nil {
+		t.Fatalf("create with a Unicode name: %v (status %d, body %s)", err, created.StatusCode(), created.Body)
+	}
+	if got := *created.JSON201.FactorFriendlyName; got != name {
+		t.Errorf("factor_friendly_name = %q, want %q", got, name)
+	}
+}

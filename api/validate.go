@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -176,6 +177,11 @@ func checkFormFields(c echo.Context, declared map[string]bool) error {
 	}
 	for name, values := range form {
 		if !declared[name] || len(values) > 1 {
+			return errInvalidParameter(name)
+		}
+		// Stores differ on bytes that are not UTF-8 (PostgreSQL refuses
+		// them, SQLite keeps them); the contract speaks of characters.
+		if !utf8.ValidString(values[0]) {
 			return errInvalidParameter(name)
 		}
 	}

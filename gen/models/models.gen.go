@@ -59,7 +59,8 @@ type AccessToken struct {
 
 // CreateAccessTokenRequest The form fields of CreateAccessToken. Fields that are not listed here are rejected.
 type CreateAccessTokenRequest struct {
-	// FactorFriendlyName The friendly name of the factor, for example the device's name; up to 64 characters.
+	// FactorFriendlyName The friendly name of the factor, for example the device's name: up to 64
+	// characters of valid UTF-8 without control characters.
 	FactorFriendlyName *string `json:"FactorFriendlyName,omitempty"`
 
 	// FactorType The type of factor the token enrolls. Only `push` is supported.
