@@ -23,6 +23,10 @@ FUZZTIME ?= 2m
 FUZZTIME_SHORT ?= 10s
 # Packages a client program imports; they must stay free of echo and kin-openapi.
 CLIENT_PKGS := ./gen/verifyclient ./gen/models
+# How long each Go benchmark runs, and flags for the load benchmark
+# (bin/verifybench -help lists them: -rounds, -duration, -conns, ...).
+BENCHTIME ?= 2s
+LOAD_ARGS ?= -rounds 3 -duration 5s -create-duration 5s
 # Extra arguments for `make run`, e.g. make run ARGS='-addr 127.0.0.1:9090'.
 ARGS ?=
 # How long `make soak` runs the soak test (internal/soak), and extra go test
@@ -32,7 +36,7 @@ SOAK_FLAGS ?=
 
 .PHONY: help generate check-generated tidy-check fmt-check vet staticcheck \
 	client-deps lint-spec lint breaking test test-go fuzz fuzz-short bench \
-	bench-smoke soak vuln run check ci
+	bench-smoke bench-go bench-load soak vuln run check ci
 
 help: ## List the targets
 	@echo "Usage: make TARGET"
@@ -121,11 +125,19 @@ fuzz: ## Run every Fuzz* target for FUZZTIME (default 2m) each
 fuzz-short: ## Run every Fuzz* target for 10s each (CI)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
 
-bench: ## Run the benchmarks with -benchmem
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: bench-go bench-load ## Every benchmark: Go microbenchmarks, then the loopback load benchmark
 
-bench-smoke: ## Run each benchmark once, to prove it still works
+bench-go: ## Go microbenchmarks with -benchmem (BENCHTIME, default 2s)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
+
+bench-load: ## Load benchmark: verifyd vs a plain net/http server on loopback, interleaved rounds
+	$(GO) build -o bin/verifyd ./cmd/verifyd
+	$(GO) build -o bin/verifybench ./cmd/verifybench
+	bin/verifybench -verifyd bin/verifyd $(LOAD_ARGS)
+
+bench-smoke: ## Run each benchmark once, and the load benchmark for a second, to prove they still work
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
+	$(MAKE) --no-print-directory bench-load LOAD_ARGS='-rounds 1 -duration 1s -create-duration 1s'
 
 soak: ## Run the soak test for SOAK_DURATION (default 60s; make test runs 5s)
 	$(GO) test $(SOAK_FLAGS) -count=1 -run '^TestSoak$$' -v ./internal/soak -soak.duration=$(SOAK_DURATION)

@@ -171,6 +171,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "verifybench: %d rounds × %s, %d connections, fetch body %d bytes, GOMAXPROCS of children = all cores\n",
 		o.rounds, o.duration, o.conns, len(body))
 	var ratios []float64
+	failed := 0
 	for r := 1; r <= o.rounds; r++ {
 		b := load(ctx, o, http.StatusOK, func() (*http.Request, error) {
 			req, err := http.NewRequest(http.MethodGet, baseFetchURL, nil)
@@ -186,6 +187,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			}
 			return req, err
 		})
+		failed += b.errors + v.errors
 		ratio := v.rps() / b.rps()
 		ratios = append(ratios, ratio)
 		fmt.Fprintf(stdout, "round %d  baseline net/http  %s\n", r, b)
@@ -201,10 +203,14 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		co := o
 		co.duration = o.createDuration
 		c := load(ctx, co, http.StatusCreated, newCreate)
+		failed += c.errors
 		fmt.Fprintf(stdout, "verifyd create (durable)   %s\n", c)
 	}
 	if rss, err := rssOf(vd.cmd.Process.Pid); err == nil {
 		fmt.Fprintf(stdout, "verifyd RSS after load: %.1f MiB\n", float64(rss)/(1<<20))
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d requests failed or got an unexpected status", failed)
 	}
 	return nil
 }
