@@ -34,10 +34,9 @@ func openStore(ctx context.Context, cfg config) (store.Store, string, error) {
 		}
 		return st, "postgres " + redactDSN(cfg.store), nil
 	}
-	path := filepath.Join(cfg.dataDir, dbFile)
-	st, err := sqlite.Open(ctx, path)
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.dataDir, dbFile))
 	if err != nil {
-		return nil, "", fmt.Errorf("open SQLite store %s: %w", path, err)
+		return nil, "", err // it names the store and its path
 	}
 	return st, "sqlite", nil
 }

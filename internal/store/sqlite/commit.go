@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -31,8 +32,9 @@ type writeReq struct {
 // is what lets concurrent creates outrun the disk's sync rate, which alone
 // would cap them at one create per sync.
 //
-// If ctx ends first, exec returns ctx.Err(); the write may still be
-// committed, as with any database whose acknowledgement is lost.
+// If ctx ends first, exec returns ctx.Err(). A write that has not run by
+// then is never committed (see commitBatch); one that was running may still
+// be, as with any database whose acknowledgement is lost.
 func (s *Store) exec(ctx context.Context, stmt *sql.Stmt, args ...any) error {
 	req := &writeReq{ctx: ctx, stmt: stmt, args: args, done: make(chan error, 1)}
 	select {
@@ -114,24 +116,75 @@ func (s *Store) commit(batch []*writeReq) {
 // other failure rolls the whole transaction back and is returned, so every
 // write in the batch fails with it.
 //
+// A caller whose deadline passes has been answered store.ErrUnavailable,
+// which verifyd turns into a 503 that clients retry, so the batch must not
+// store its write after that. BEGIN IMMEDIATE, which waits for a write lock
+// held by another connection, therefore gives up at the latest deadline in
+// the batch (or after busy_timeout if a write has none), and once it holds
+// the lock every write whose context has ended is left out and answered with
+// its context's error. The transaction is bound to that latest deadline too:
+// if it passes before COMMIT, database/sql rolls the transaction back and no
+// write of the batch is stored, since every caller has then given up. Only
+// a caller whose deadline passes after its write has run, while the batch
+// finishes, can be answered ErrUnavailable for a stored write, as the store
+// contract allows: its answer was lost.
+//
 // The statements do not run under their callers' contexts: interrupting one
 // statement would roll back the whole transaction. Once the write lock is
-// held (BEGIN IMMEDIATE, which waits at most busy_timeout) they do not wait
-// for anything but the disk.
+// held they do not wait for anything but the disk.
 func (s *Store) commitBatch(batch []*writeReq, errs []error) error {
-	ctx := context.Background()
+	ctx, cancel := batchContext(batch)
+	defer cancel()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return batchErr(ctx, err)
 	}
+	run := context.Background() // see above: statements are not interrupted
+	ran := 0
 	for i, req := range batch {
-		_, err := tx.StmtContext(ctx, req.stmt).ExecContext(ctx, req.args...)
+		if err := req.ctx.Err(); err != nil {
+			errs[i] = err // the caller has been answered; do not write for it
+			continue
+		}
+		_, err := tx.StmtContext(run, req.stmt).ExecContext(run, req.args...)
 		if err != nil && !isConstraint(err) {
-			return errors.Join(err, ignoreDone(tx.Rollback()))
+			return batchErr(ctx, errors.Join(err, ignoreDone(tx.Rollback())))
 		}
 		errs[i] = err
+		ran++
 	}
-	return tx.Commit()
+	if ran == 0 {
+		// Nothing to store: a rollback spares the sync a commit would cost.
+		return ignoreDone(tx.Rollback())
+	}
+	return batchErr(ctx, tx.Commit())
+}
+
+// batchContext returns the context a batch's transaction runs under: it ends
+// at the latest deadline of the batch's requests, or never if one of them
+// has no deadline.
+func batchContext(batch []*writeReq) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, req := range batch {
+		d, ok := req.ctx.Deadline()
+		if !ok {
+			return context.WithCancel(context.Background())
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(context.Background(), latest)
+}
+
+// batchErr returns err, or the batch context's error if that has ended: then
+// database/sql has rolled the transaction back, or is about to, and err may
+// be only the sql.ErrTxDone that follows.
+func batchErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // isConstraint reports whether err is a SQLite constraint violation.

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -65,4 +68,70 @@ func (s *Store) translate(err error) error {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, errClosed)
 	}
 	return translate(err)
+}
+
+// explainOpen adds to err, an error of open, why SQLite could not open or
+// write the database at path when that is a file system matter an operator
+// can fix (a missing or read-only directory, files owned by another user):
+// SQLite itself says only "unable to open database file" or "attempt to
+// write a readonly database". It finds the reason by trying what SQLite
+// needs, to create files in the directory (the database, its -wal and -shm
+// files) and to write those that exist, and adds nothing if that all works
+// or err is not such a failure. The result still wraps err.
+func explainOpen(path string, err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM:
+	default:
+		return err
+	}
+	if reason := notWritable(path); reason != "" {
+		return fmt.Errorf("%s: %w", reason, err)
+	}
+	return err
+}
+
+// notWritable returns why this process cannot create files beside path or
+// write path and its -wal and -shm files, or "" if it can. The message does
+// not repeat path, which the caller's error names.
+func notWritable(path string) string {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return "its directory does not exist"
+	}
+	probe, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		// "permission denied", "read-only file system", ...
+		return fmt.Sprintf("cannot create files in its directory (%v)", cause(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	for _, f := range []struct{ path, what string }{
+		{path, "the database file"},
+		{path + "-wal", "its -wal file"},
+		{path + "-shm", "its -shm file"},
+	} {
+		file, err := os.OpenFile(f.path, os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Sprintf("cannot write %s (%v)", f.what, cause(err))
+		}
+		file.Close()
+	}
+	return ""
+}
+
+// cause returns the system error of a file operation, without the path
+// and operation that *fs.PathError adds.
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

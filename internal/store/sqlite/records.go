@@ -17,7 +17,6 @@ type statements struct {
 	createService, fetchService, listServices *sql.Stmt
 	createAccessToken, fetchAccessToken       *sql.Stmt
 	addTokenKey, tokenKeys                    *sql.Stmt
-	ping                                      *sql.Stmt
 }
 
 // prepare prepares every statement: writes on writer, reads on reader.
@@ -53,8 +52,6 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 
 		{&st.addTokenKey, writer, `INSERT INTO token_keys (` + keyCols + `) VALUES (?, ?, ?)`},
 		{&st.tokenKeys, reader, `SELECT ` + keyCols + ` FROM token_keys ORDER BY created, id`},
-
-		{&st.ping, reader, `SELECT 1`},
 	}
 	for _, p := range list {
 		stmt, err := p.db.PrepareContext(ctx, p.query)
@@ -75,7 +72,6 @@ func (st *statements) close() error {
 		st.createService, st.fetchService, st.listServices,
 		st.createAccessToken, st.fetchAccessToken,
 		st.addTokenKey, st.tokenKeys,
-		st.ping,
 	} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())

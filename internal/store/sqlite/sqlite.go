@@ -57,14 +57,15 @@ var _ store.Store = (*Store)(nil)
 
 // Open opens, creating it if needed, the SQLite database at path and
 // migrates it to the current schema. The directory must already exist. The
-// caller must Close the returned Store.
+// caller must Close the returned Store. An error names path, so callers need
+// not repeat it.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open sqlite store: empty path")
 	}
 	s, err := open(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, explainOpen(path, err))
 	}
 	return s, nil
 }
@@ -199,13 +200,35 @@ func (s *Store) closeDBs() error {
 	return errors.Join(errs...)
 }
 
-// Ping runs a query on a reader connection.
+// Ping reads the database from a reader connection, so it fails once the
+// file can no longer be read or no longer holds verifyd's schema (a disk
+// error, a file truncated or overwritten). A write lock held by another
+// connection does not fail it: in WAL mode readers go on, and so do the
+// store's fetches.
 func (s *Store) Ping(ctx context.Context) error {
-	var one int
-	if err := s.stmts.ping.QueryRowContext(ctx).Scan(&one); err != nil {
+	if err := s.ping(ctx); err != nil {
 		return fmt.Errorf("ping sqlite store: %w", s.translate(err))
 	}
 	return nil
+}
+
+// ping does the work of Ping. A connection keeps the pages it read in its
+// own cache while the WAL is unchanged, so the connection drops them first
+// (PRAGMA shrink_memory), and its query reads page 1 and a table from the
+// file again; SELECT 1 would read nothing. Only that connection's cache is
+// dropped, and the operating system's cache still serves the reads, so a
+// ping stays cheap.
+func (s *Store) ping(ctx context.Context) error {
+	conn, err := s.reader.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA shrink_memory"); err != nil {
+		return err
+	}
+	var n int
+	return conn.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n)
 }
 
 // unix converts t to the stored form: whole seconds since the Unix epoch.

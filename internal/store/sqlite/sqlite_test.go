@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,8 +56,9 @@ func TestUnavailable(t *testing.T) {
 }
 
 // holdWriteLock takes the database's write lock from a connection of its
-// own, as another process would, and releases it when the test ends.
-func holdWriteLock(t *testing.T, path string) {
+// own, as another process would. It returns the function that releases it,
+// which also runs when the test ends.
+func holdWriteLock(t *testing.T, path string) (release func()) {
 	t.Helper()
 	ctx := context.Background() // outlives t.Context for the cleanup
 	db, err := sql.Open("sqlite", path)
@@ -70,13 +72,15 @@ func holdWriteLock(t *testing.T, path string) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		t.Fatalf("take the write lock: %v", err)
 	}
-	t.Cleanup(func() {
+	release = sync.OnceFunc(func() {
 		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
 			t.Errorf("release the write lock: %v", err)
 		}
 		conn.Close()
 		db.Close()
 	})
+	t.Cleanup(release)
+	return release
 }
 
 // TestUnavailableDeadlineWrapsCause checks that the error a lock timeout
@@ -92,6 +96,173 @@ func TestUnavailableDeadlineWrapsCause(t *testing.T) {
 		if !errors.Is(err, target) {
 			t.Errorf("CreateAccount under a held write lock: error = %v, want one wrapping %v", err, target)
 		}
+	}
+}
+
+// TestIssueDeadlineNotStored checks that a create which failed with
+// store.ErrUnavailable because its deadline passed while another connection
+// held the write lock is not stored once the lock is released: verifyd
+// answers it 503, and the client retries it, so storing it too would leave
+// two tokens for one issue.
+//
+// The first create runs alone and keeps the committer busy waiting for the
+// lock; the creates sent meanwhile queue up and are then committed together
+// as one batch, which waits for the lock in BEGIN. With deadlines only, the
+// batch must give up by the latest of them; with a create without a deadline
+// among them, BEGIN waits until the lock is released, and the batch must
+// then store that create alone.
+func TestIssueDeadlineNotStored(t *testing.T) {
+	const (
+		loneDeadline    = 200 * time.Millisecond
+		batchedDeadline = 400 * time.Millisecond
+		// queueAfter lets the committer take the lone create first.
+		queueAfter = 50 * time.Millisecond
+	)
+	for _, withoutDeadline := range []bool{false, true} {
+		name := "AllDeadlines"
+		if withoutDeadline {
+			name = "OneWithoutDeadline"
+		}
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "verifyd.db")
+			s := openAt(t, path)
+			seedOwners(t, s)
+			release := holdWriteLock(t, path)
+
+			create := func(tok store.AccessToken, timeout time.Duration) <-chan error {
+				done := make(chan error, 1)
+				go func() {
+					ctx, cancel := t.Context(), context.CancelFunc(func() {})
+					if timeout > 0 {
+						ctx, cancel = context.WithTimeout(ctx, timeout)
+					}
+					defer cancel()
+					done <- s.CreateAccessToken(ctx, tok)
+				}()
+				return done
+			}
+			lone := benchToken(1)
+			failing := map[string]<-chan error{lone.SID: create(lone, loneDeadline)}
+			time.Sleep(queueAfter)
+			for n := range int64(2) {
+				tok := benchToken(10 + n)
+				failing[tok.SID] = create(tok, batchedDeadline)
+			}
+			kept := benchToken(20)
+			var keptDone <-chan error
+			if withoutDeadline {
+				keptDone = create(kept, 0)
+			}
+
+			for sid, done := range failing {
+				err := <-done
+				for _, target := range []error{store.ErrUnavailable, context.DeadlineExceeded} {
+					if !errors.Is(err, target) {
+						t.Errorf("CreateAccessToken %s under a held write lock: error = %v, want one wrapping %v", sid, err, target)
+					}
+				}
+			}
+			release()
+			if withoutDeadline {
+				if err := <-keptDone; err != nil {
+					t.Errorf("CreateAccessToken %s without a deadline: %v, want it stored once the lock is released", kept.SID, err)
+				}
+			}
+			// The committer runs writes one batch after another, so once this
+			// one returns the batch above has ended.
+			after := benchToken(30)
+			if err := s.CreateAccessToken(t.Context(), after); err != nil {
+				t.Fatalf("CreateAccessToken after the lock was released: %v", err)
+			}
+
+			ctx := t.Context()
+			for sid := range failing {
+				_, err := s.FetchAccessToken(ctx, lone.AccountSID, lone.ServiceSID, sid)
+				if !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("FetchAccessToken %s, whose create failed with ErrUnavailable: error = %v, want %v", sid, err, store.ErrNotFound)
+				}
+			}
+			stored := []string{after.SID}
+			if withoutDeadline {
+				stored = append(stored, kept.SID)
+			}
+			for _, sid := range stored {
+				if _, err := s.FetchAccessToken(ctx, lone.AccountSID, lone.ServiceSID, sid); err != nil {
+					t.Errorf("FetchAccessToken %s, whose create succeeded: %v", sid, err)
+				}
+			}
+		})
+	}
+}
+
+// TestPingReadsTheFile checks that Ping, which /readyz calls, fails once the
+// database file can no longer be read as verifyd's database while the store
+// is open, and that a write lock held by another connection does not fail
+// it, since WAL readers go on. Damage done behind SQLite's back stands in for
+// a failing disk: the tests run as root, whom permissions do not stop.
+func TestPingReadsTheFile(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, path string)
+		ok     bool // Ping must still succeed
+	}{
+		{name: "WriteLockHeld", damage: func(t *testing.T, path string) { holdWriteLock(t, path) }, ok: true},
+		{name: "Truncated", damage: func(t *testing.T, path string) {
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "Zeroed", damage: func(t *testing.T, path string) { zero(t, path, 0) }},
+		{name: "TablesZeroed", damage: func(t *testing.T, path string) { zero(t, path, 4096) }}, // page 1 intact
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "verifyd.db")
+			// Closing the first store checkpoints everything into the file, so
+			// the second one's WAL is empty and it reads the file itself.
+			s, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seedOwners(t, s)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = openAt(t, path)
+			for range 3 { // warm the reader's cache
+				if err := s.Ping(t.Context()); err != nil {
+					t.Fatalf("Ping before the damage: %v", err)
+				}
+			}
+			tt.damage(t, path)
+			err = s.Ping(t.Context())
+			if tt.ok && err != nil {
+				t.Errorf("Ping = %v, want nil", err)
+			}
+			if !tt.ok && err == nil {
+				t.Error("Ping = nil, want an error")
+			}
+		})
+	}
+}
+
+// zero overwrites the file at path with zeros from offset on.
+func zero(t *testing.T, path string, offset int64) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() <= offset {
+		t.Fatalf("%s has %d bytes, want more than %d", path, fi.Size(), offset)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(make([]byte, fi.Size()-offset), offset); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -227,6 +398,8 @@ func TestOpenErrors(t *testing.T) {
 		path func(t *testing.T) string
 		// is, if set, is a sentinel the error must wrap.
 		is error
+		// want, if set, is in the error.
+		want string
 	}{
 		{
 			name: "EmptyPath",
@@ -236,11 +409,13 @@ func TestOpenErrors(t *testing.T) {
 			name: "MissingDirectory",
 			path: func(t *testing.T) string { return filepath.Join(t.TempDir(), "missing", "verifyd.db") },
 			is:   store.ErrUnavailable,
+			want: "its directory does not exist",
 		},
 		{
 			name: "Directory",
 			path: func(t *testing.T) string { return t.TempDir() },
 			is:   store.ErrUnavailable,
+			want: "cannot write the database file (is a directory)",
 		},
 		{
 			name: "NotADatabase",
@@ -282,6 +457,12 @@ func TestOpenErrors(t *testing.T) {
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("Open(%q) error = %v, want one wrapping %v", path, err, tt.is)
 			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Open(%q) error = %v, want it to say %q", path, err, tt.want)
+			}
+			if path != "" && strings.Count(err.Error(), path) != 1 {
+				t.Errorf("Open(%q) error = %v, want the path named once", path, err)
+			}
 		})
 	}
 }
@@ -321,14 +502,20 @@ func benchToken(n int64) store.AccessToken {
 func benchStore(b *testing.B) *sqlite.Store {
 	b.Helper()
 	s := openAt(b, filepath.Join(b.TempDir(), "verifyd.db"))
-	ctx := b.Context()
+	seedOwners(b, s)
+	return s
+}
+
+// seedOwners creates the account and service benchToken uses.
+func seedOwners(tb testing.TB, s *sqlite.Store) {
+	tb.Helper()
+	ctx := tb.Context()
 	if err := s.CreateAccount(ctx, store.Account{SID: "AC00000000000000000000000000000001", DateCreated: time.Now()}); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := s.CreateService(ctx, store.Service{SID: "VA00000000000000000000000000000001", AccountSID: "AC00000000000000000000000000000001", DateCreated: time.Now()}); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	return s
 }
 
 // BenchmarkCreateAccessToken measures durable creates; creates/s is the
