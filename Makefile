@@ -114,13 +114,7 @@ test-go: ## Run go test -race without starting PostgreSQL (quick local runs)
 # a package's matching names and then an "ok <package>" line; go test -fuzz
 # takes one package and one target at a time.
 fuzz: ## Run every Fuzz* target for FUZZTIME (default 2m) each
-	@targets="$$($(GO) test -list '^Fuzz' ./... | \
-		awk '/^Fuzz/ { names[n++] = $$1; next } /^ok[ \t]/ { for (i = 0; i < n; i++) print $$2, names[i]; n = 0 }')"; \
-	if [ -z "$$targets" ]; then echo "fuzz: no Fuzz* targets yet"; exit 0; fi; \
-	while read -r pkg name; do \
-		echo "$(GO) test -run '^\$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
-	done <<<"$$targets"
+	scripts/fuzz.sh $(FUZZTIME)
 
 fuzz-short: ## Run every Fuzz* target for 10s each (CI)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
