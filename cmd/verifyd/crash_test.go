@@ -9,13 +9,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,145 +23,13 @@ import (
 	"github.com/verifykit/verifykit/internal/store/postgres/pgtest"
 )
 
-// This file holds the crash test and the helpers that run verifyd as a
-// separate process, which fault_test.go shares: a process can be killed
-// with SIGKILL, and its exit status and stderr are what an operator sees.
+// This file holds the crash test and the HTTP and store helpers that
+// fault_test.go shares; process_test.go runs verifyd as a child process.
 
 // stablePublicURL makes every instance build the same resource urls, so a
 // body fetched after a restart can be compared byte for byte with the body
 // the create returned before it.
 const stablePublicURL = "https://verify.example.test"
-
-// verifydBinary builds verifyd into the test's temporary directory.
-func verifydBinary(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go") // go test puts its own go first on PATH
-	if err != nil {
-		t.Fatalf("the go command is needed to build verifyd: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "verifyd")
-	build := exec.Command(goTool, "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// childEnv is the test's environment without VERIFYD_ variables, which would
-// configure a child verifyd behind its flags' back.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VERIFYD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// outputBuffer collects what a child process writes; safe to read while it
-// runs.
-type outputBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (o *outputBuffer) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *outputBuffer) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
-
-// child is a verifyd server process started by a test.
-type child struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *outputBuffer
-	exited chan struct{} // closed once cmd.Wait has returned
-	err    error         // what cmd.Wait returned; read after exited
-}
-
-// startChild starts bin as a verifyd server with args and returns once it
-// answers /healthz. Whatever is still running when the test ends is killed.
-func startChild(t *testing.T, bin string, args ...string) *child {
-	t.Helper()
-	c := &child{cmd: exec.Command(bin, args...), stderr: &outputBuffer{}, exited: make(chan struct{})}
-	c.cmd.Env = childEnv()
-	stdout := &outputBuffer{}
-	c.cmd.Stdout, c.cmd.Stderr = stdout, c.stderr
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		c.err = c.cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-c.exited:
-		default:
-			_ = c.cmd.Process.Kill()
-			<-c.exited
-		}
-	})
-
-	deadline := time.After(30 * time.Second)
-	for {
-		line, _, complete := strings.Cut(stdout.String(), "\n")
-		if addr, ok := strings.CutPrefix(line, "listening on "); ok && complete {
-			c.addr = addr
-			break
-		}
-		select {
-		case <-c.exited:
-			t.Fatalf("verifyd exited before listening: %v; stderr:\n%s", c.err, c.stderr.String())
-		case <-deadline:
-			t.Fatalf("verifyd did not print its address within 30s; stderr:\n%s", c.stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	waitHealthy(t, "http://"+c.addr)
-	return c
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (c *child) kill(t *testing.T) {
-	t.Helper()
-	if err := c.cmd.Process.Kill(); err != nil {
-		t.Fatalf("kill verifyd: %v", err)
-	}
-	select {
-	case <-c.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("verifyd still running 10s after SIGKILL")
-	}
-	ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("verifyd ended with %v before the SIGKILL reached it; stderr:\n%s", c.err, c.stderr.String())
-	}
-}
-
-// stop sends SIGTERM and expects a clean exit within 15s.
-func (c *child) stop(t *testing.T) {
-	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("signal verifyd: %v", err)
-	}
-	select {
-	case <-c.exited:
-		if c.err != nil {
-			t.Errorf("verifyd exited with %v after SIGTERM, want status 0; stderr:\n%s", c.err, c.stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("verifyd did not stop within 15s of SIGTERM")
-	}
-}
 
 // reply is what a test keeps of one HTTP exchange.
 type reply struct {

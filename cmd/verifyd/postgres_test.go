@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -277,111 +276,6 @@ func TestPostgresDevMode(t *testing.T) {
 	}
 }
 
-// buildVerifyd builds the verifyd binary once for the test.
-func buildVerifyd(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go") // go test puts its own go first on PATH
-	if err != nil {
-		t.Fatalf("the go command is needed to build verifyd: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "verifyd")
-	cmd := exec.Command(goTool, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// lockedBuffer is a bytes buffer that a process writes and a test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// processEnv is the test's environment without VERIFYD_ variables, which
-// would configure the instances behind the flags' back.
-func processEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VERIFYD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// runProcess runs bin to completion and returns its stdout.
-func runProcess(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = processEnv()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("verifyd %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return string(out)
-}
-
-// startProcess starts bin as a verifyd server and waits until it answers
-// /healthz. It is stopped with SIGINT, and killed if that does not work,
-// when the test ends.
-func startProcess(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = processEnv()
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("verifyd (pid %d) exited with %v; stderr:\n%s", cmd.Process.Pid, err, stderr.String())
-			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("verifyd (pid %d) did not stop within 15s of SIGINT; killed", cmd.Process.Pid)
-		}
-	})
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		line, _, complete := strings.Cut(stdout.String(), "\n")
-		if addr, ok := strings.CutPrefix(line, "listening on "); ok && complete {
-			waitHealthy(t, "http://"+addr)
-			return addr
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("verifyd exited before listening: %v; stderr:\n%s", err, stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("verifyd did not print its address within 30s; stderr:\n%s", stderr.String())
-		}
-	}
-}
-
 // TestPostgresMultiInstance runs two verifyd processes on one PostgreSQL
 // database, as a load-balanced deployment does, and checks that they are
 // interchangeable: what one creates the other serves byte for byte, with
@@ -389,7 +283,7 @@ func startProcess(t *testing.T, bin string, args ...string) string {
 func TestPostgresMultiInstance(t *testing.T) {
 	const workers, perWorker = 8, 25 // per instance
 	dsn := pgtest.NewDatabase(t)
-	bin := buildVerifyd(t)
+	bin := verifydBinary(t)
 	boot := writeBootstrap(t)
 
 	// Provision the token key before the instances start, as the
@@ -397,7 +291,7 @@ func TestPostgresMultiInstance(t *testing.T) {
 	var rotated struct {
 		ID string `json:"key_id"`
 	}
-	out := runProcess(t, bin, "admin", "keys", "rotate", "-store", dsn, "-data-dir", t.TempDir())
+	out := runChild(t, bin, "admin", "keys", "rotate", "-store", dsn, "-data-dir", t.TempDir())
 	if err := json.Unmarshal([]byte(out), &rotated); err != nil || rotated.ID == "" {
 		t.Fatalf("verifyd admin keys rotate printed %q: %v", out, err)
 	}
@@ -407,7 +301,7 @@ func TestPostgresMultiInstance(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range addrs {
 		wg.Go(func() {
-			addrs[i] = startProcess(t, bin, "-addr", "127.0.0.1:0", "-store", dsn, "-data-dir", t.TempDir(),
+			addrs[i] = startServer(t, bin, "-addr", "127.0.0.1:0", "-store", dsn, "-data-dir", t.TempDir(),
 				"-bootstrap", boot, "-public-url", publicURL)
 		})
 	}

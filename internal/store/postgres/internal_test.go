@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -19,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/verifykit/verifykit/internal/store"
+	"github.com/verifykit/verifykit/internal/store/migration"
 	"github.com/verifykit/verifykit/internal/store/postgres/pgtest"
 )
 
@@ -157,62 +157,19 @@ func TestOneLine(t *testing.T) {
 	}
 }
 
-func TestLoadMigrations(t *testing.T) {
-	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
-	tests := []struct {
-		name    string
-		files   fstest.MapFS
-		want    []migration
-		wantErr string
-	}{
-		{
-			name: "OrderedByNumber",
-			files: fstest.MapFS{
-				"m/0010_later.sql":  file("B"),
-				"m/0002_second.sql": file("A"),
-				"m/README.md":       file("ignored"),
-			},
-			want: []migration{
-				{version: 2, name: "0002_second.sql", sql: "A"},
-				{version: 10, name: "0010_later.sql", sql: "B"},
-			},
-		},
-		{name: "NoNumber", files: fstest.MapFS{"m/init.sql": file("")}, wantErr: "name must be NNNN_description.sql"},
-		{name: "ZeroVersion", files: fstest.MapFS{"m/0000_zero.sql": file("")}, wantErr: "name must be NNNN_description.sql"},
-		{name: "DuplicateVersion", files: fstest.MapFS{"m/0001_a.sql": file(""), "m/01_b.sql": file("")}, wantErr: "share version 1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := loadMigrations(tt.files, "m")
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("loadMigrations() error = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("loadMigrations(): %v", err)
-			}
-			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(migration{})); diff != "" {
-				t.Errorf("loadMigrations() mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 // TestEmbeddedMigrations checks the files this build ships: numbered from 1
 // without gaps.
 func TestEmbeddedMigrations(t *testing.T) {
-	ms, err := loadMigrations(migrationFiles, "migrations")
+	ms, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
-		t.Fatalf("loadMigrations(embedded): %v", err)
+		t.Fatalf("migration.Load(embedded): %v", err)
 	}
 	if len(ms) == 0 {
 		t.Fatal("no embedded migrations")
 	}
 	for i, m := range ms {
-		if m.version != i+1 {
-			t.Errorf("migration %s has version %d, want %d", m.name, m.version, i+1)
+		if m.Version != i+1 {
+			t.Errorf("migration %s has version %d, want %d", m.Name, m.Version, i+1)
 		}
 	}
 }
@@ -237,10 +194,10 @@ func newPool(t *testing.T, dsn string) *pgxpool.Pool {
 func TestMigrateAtomic(t *testing.T) {
 	ctx := t.Context()
 	pool := newPool(t, pgtest.NewDatabase(t))
-	good := migration{version: 1, name: "0001_good.sql", sql: "CREATE TABLE good (x integer); CREATE TABLE good2 (y integer);"}
-	bad := migration{version: 2, name: "0002_bad.sql", sql: "CREATE TABLE bad (x integer); NOT SQL;"}
-	if err := migrate(ctx, pool, []migration{good, bad}); err == nil || !strings.Contains(err.Error(), bad.name) {
-		t.Fatalf("migrate(good, bad) error = %v, want one naming %s", err, bad.name)
+	good := migration.Migration{Version: 1, Name: "0001_good.sql", SQL: "CREATE TABLE good (x integer); CREATE TABLE good2 (y integer);"}
+	bad := migration.Migration{Version: 2, Name: "0002_bad.sql", SQL: "CREATE TABLE bad (x integer); NOT SQL;"}
+	if err := migrate(ctx, pool, []migration.Migration{good, bad}); err == nil || !strings.Contains(err.Error(), bad.Name) {
+		t.Fatalf("migrate(good, bad) error = %v, want one naming %s", err, bad.Name)
 	}
 	tables := func() []string {
 		rows, err := pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`)
@@ -256,13 +213,13 @@ func TestMigrateAtomic(t *testing.T) {
 	if got := tables(); len(got) != 0 {
 		t.Errorf("tables after a failed migration = %q, want none", got)
 	}
-	if err := migrate(ctx, pool, []migration{good}); err != nil {
+	if err := migrate(ctx, pool, []migration.Migration{good}); err != nil {
 		t.Fatalf("migrate(good): %v", err)
 	}
 	if diff := cmp.Diff([]string{"good", "good2", "schema_migrations"}, tables()); diff != "" {
 		t.Errorf("tables after migrate(good) mismatch (-want +got):\n%s", diff)
 	}
-	if err := migrate(ctx, pool, []migration{good}); err != nil {
+	if err := migrate(ctx, pool, []migration.Migration{good}); err != nil {
 		t.Errorf("migrate(good) again: %v", err)
 	}
 }

@@ -5,14 +5,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/verifykit/verifykit/internal/store/migration"
 )
 
 // MigrationLockID is the key of the PostgreSQL advisory lock that Open holds
@@ -29,54 +26,13 @@ const MigrationLockID int64 = 0x766b6d6967726174
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one numbered schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads every *.sql file in dir of fsys and returns them
-// ordered by version. Names must be a positive number, an underscore and a
-// description; two files with the same number are an error.
-func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	var ms []migration
-	seen := make(map[int]string)
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(strings.TrimSuffix(name, ".sql"), "_")
-		version, err := strconv.Atoi(num)
-		if !ok || err != nil || version <= 0 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
-		}
-		if prev, dup := seen[version]; dup {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", prev, name, version)
-		}
-		seen[version] = name
-		body, err := fs.ReadFile(fsys, path.Join(dir, name))
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", name, err)
-		}
-		ms = append(ms, migration{version: version, name: name, sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
-
 // migrate applies, in one transaction, every migration that the
 // schema_migrations table does not list yet. The transaction first takes
 // the advisory lock MigrationLockID, which PostgreSQL releases when it
 // ends, so concurrent callers run one at a time and each later one finds
 // the work done. It is a no-op on an up-to-date database and refuses one
 // that a newer build has migrated further.
-func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration) (err error) {
+func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration.Migration) (err error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin migrations: %w", err)
@@ -108,7 +64,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration) (err error
 	}
 	known := make(map[int]bool, len(ms))
 	for _, m := range ms {
-		known[m.version] = true
+		known[m.Version] = true
 	}
 	for v := range applied {
 		if !known[v] {
@@ -117,16 +73,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration) (err error
 	}
 
 	for _, m := range ms {
-		if applied[m.version] {
+		if applied[m.Version] {
 			continue
 		}
 		// Without arguments, pgx sends the file with the simple query
 		// protocol, which runs every statement in it.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("apply migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-			return fmt.Errorf("record migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return fmt.Errorf("record migration %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/verifykit/verifykit/internal/store"
+	"github.com/verifykit/verifykit/internal/store/migration"
 )
 
 // Defaults for the DSN parameters that the DSN leaves out. See the package
@@ -49,7 +50,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
-	ms, err := loadMigrations(migrationFiles, "migrations")
+	ms, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}

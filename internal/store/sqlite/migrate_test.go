@@ -6,88 +6,23 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/verifykit/verifykit/internal/store/migration"
 )
-
-func TestLoadMigrations(t *testing.T) {
-	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
-	tests := []struct {
-		name    string
-		files   fstest.MapFS
-		want    []migration
-		wantErr string
-	}{
-		{
-			name: "OrderedByNumber",
-			files: fstest.MapFS{
-				"m/0010_later.sql":  file("B"),
-				"m/0002_second.sql": file("A"),
-				"m/README.md":       file("ignored"),
-			},
-			want: []migration{
-				{version: 2, name: "0002_second.sql", sql: "A"},
-				{version: 10, name: "0010_later.sql", sql: "B"},
-			},
-		},
-		{
-			name:  "Empty",
-			files: fstest.MapFS{"m/README.md": file("")},
-		},
-		{
-			name:    "NoNumber",
-			files:   fstest.MapFS{"m/init.sql": file("")},
-			wantErr: "name must be NNNN_description.sql",
-		},
-		{
-			name:    "NoDescription",
-			files:   fstest.MapFS{"m/0001.sql": file("")},
-			wantErr: "name must be NNNN_description.sql",
-		},
-		{
-			name:    "ZeroVersion",
-			files:   fstest.MapFS{"m/0000_zero.sql": file("")},
-			wantErr: "name must be NNNN_description.sql",
-		},
-		{
-			name:    "DuplicateVersion",
-			files:   fstest.MapFS{"m/0001_a.sql": file(""), "m/01_b.sql": file("")},
-			wantErr: "share version 1",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := loadMigrations(tt.files, "m")
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("loadMigrations() error = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("loadMigrations(): %v", err)
-			}
-			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(migration{})); diff != "" {
-				t.Errorf("loadMigrations() mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
 
 // TestEmbeddedMigrations checks the files this build ships: numbered from 1
 // without gaps, so a missing file is caught before release.
 func TestEmbeddedMigrations(t *testing.T) {
-	ms, err := loadMigrations(migrationFiles, "migrations")
+	ms, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
-		t.Fatalf("loadMigrations(embedded): %v", err)
+		t.Fatalf("migration.Load(embedded): %v", err)
 	}
 	if len(ms) == 0 {
 		t.Fatal("no embedded migrations")
 	}
 	for i, m := range ms {
-		if m.version != i+1 {
-			t.Errorf("migration %s has version %d, want %d", m.name, m.version, i+1)
+		if m.Version != i+1 {
+			t.Errorf("migration %s has version %d, want %d", m.Name, m.Version, i+1)
 		}
 	}
 }
@@ -119,10 +54,10 @@ func TestMigrateAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	good := migration{version: 1, name: "0001_good.sql", sql: "CREATE TABLE good (x INTEGER); CREATE TABLE good2 (y INTEGER);"}
-	bad := migration{version: 2, name: "0002_bad.sql", sql: "CREATE TABLE bad (x INTEGER); NOT SQL;"}
-	if err := migrate(ctx, db, []migration{good, bad}); err == nil || !strings.Contains(err.Error(), bad.name) {
-		t.Fatalf("migrate(good, bad) error = %v, want one naming %s", err, bad.name)
+	good := migration.Migration{Version: 1, Name: "0001_good.sql", SQL: "CREATE TABLE good (x INTEGER); CREATE TABLE good2 (y INTEGER);"}
+	bad := migration.Migration{Version: 2, Name: "0002_bad.sql", SQL: "CREATE TABLE bad (x INTEGER); NOT SQL;"}
+	if err := migrate(ctx, db, []migration.Migration{good, bad}); err == nil || !strings.Contains(err.Error(), bad.Name) {
+		t.Fatalf("migrate(good, bad) error = %v, want one naming %s", err, bad.Name)
 	}
 	var tables []string
 	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
@@ -145,7 +80,7 @@ func TestMigrateAtomic(t *testing.T) {
 	}
 
 	// Both statements of a multi-statement file run.
-	if err := migrate(ctx, db, []migration{good}); err != nil {
+	if err := migrate(ctx, db, []migration.Migration{good}); err != nil {
 		t.Fatalf("migrate(good): %v", err)
 	}
 	for _, table := range []string{"good", "good2"} {

@@ -32,6 +32,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/verifykit/verifykit/internal/store"
+	"github.com/verifykit/verifykit/internal/store/migration"
 )
 
 // busyTimeoutMillis bounds how long a statement waits for a lock held by
@@ -72,7 +73,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // open does the work of Open; on failure it closes whatever it opened.
 func open(ctx context.Context, path string) (_ *Store, err error) {
-	migrations, err := loadMigrations(migrationFiles, "migrations")
+	migrations, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,53 @@
+// Package migration loads numbered NNNN_description.sql schema migrations
+// from an fs.FS. The storage engines apply them, each in its own dialect.
+package migration
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Migration is one numbered schema change.
+type Migration struct {
+	Version int    // the number the file name starts with, above 0
+	Name    string // the file name, such as 0001_init.sql
+	SQL     string // the file's contents
+}
+
+// Load reads every *.sql file in dir of fsys and returns them ordered by
+// version. Names must be a positive number, an underscore and a
+// description; two files with the same number are an error.
+func Load(fsys fs.FS, dir string) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var ms []Migration
+	seen := make(map[int]string)
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(strings.TrimSuffix(name, ".sql"), "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil || version <= 0 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
+		}
+		if prev, dup := seen[version]; dup {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", prev, name, version)
+		}
+		seen[version] = name
+		body, err := fs.ReadFile(fsys, path.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", name, err)
+		}
+		ms = append(ms, Migration{Version: version, Name: name, SQL: string(body)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	return ms, nil
+}
