@@ -100,7 +100,7 @@ test: ## Run all tests with -race against a throwaway PostgreSQL
 	@if [ -n "$${VERIFYKIT_TEST_POSTGRES:-}" ]; then \
 		echo "test: using VERIFYKIT_TEST_POSTGRES from the environment"; \
 	else \
-		trap 'scripts/postgres.sh stop' EXIT; \
+		trap 'scripts/postgres.sh stop >/dev/null 2>&1' EXIT; \
 		VERIFYKIT_TEST_POSTGRES="$$(scripts/postgres.sh start)"; \
 		export VERIFYKIT_TEST_POSTGRES; \
 	fi; \
