@@ -42,7 +42,7 @@ func requestScope(timeout time.Duration, routes *routeTable) echo.MiddlewareFunc
 
 // observe writes one access log line and records the metrics of every
 // request. It renders errors itself, so that it sees the final status.
-func observe(log *slog.Logger, m *metrics, routes *routeTable) echo.MiddlewareFunc {
+func observe(log *slog.Logger, m *metrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -51,7 +51,7 @@ func observe(log *slog.Logger, m *metrics, routes *routeTable) echo.MiddlewareFu
 			}
 			elapsed := time.Since(start)
 			r := c.Request()
-			op := routes.operationID(r.Method, c.Path())
+			op := operationName(r.Context())
 			status := c.Response().Status
 			m.observe(op, status, elapsed)
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request",

@@ -115,14 +115,14 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 	// validate the response, handler.
 	e.Use(
 		requestScope(cfg.RequestTimeout, routes),
-		observe(log, m, routes),
+		observe(log, m),
 		recoverPanics(),
 		cors(),
 		limitHeaders(maxHeaderBytes),
 		limitBody(cfg.BodyLimit),
 		newAuthenticator(st, newFailureLimiter(cfg.AuthFailureLimit, cfg.AuthFailureWindow, maxFailureClients, cfg.TrustForwardedFor, cfg.Now)).middleware(),
 		validate,
-		validateResponses(routes, cfg.ResponseValidation, log),
+		validateResponses(cfg.ResponseValidation, log),
 	)
 	verifyserver.RegisterHandlers(e, verifyserver.NewStrictHandler(impl, nil))
 

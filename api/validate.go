@@ -100,14 +100,6 @@ func (rt *routeTable) lookup(method, echoPath string) *operation {
 	return rt.ops[method+" "+echoPath]
 }
 
-// operationID names the operation for logs and metrics.
-func (rt *routeTable) operationID(method, echoPath string) string {
-	if o := rt.lookup(method, echoPath); o != nil {
-		return o.id
-	}
-	return "none"
-}
-
 // validationOptions are the kin-openapi options of both directions.
 func validationOptions() openapi3filter.Options {
 	return openapi3filter.Options{
@@ -190,17 +182,18 @@ func checkFormFields(c echo.Context, declared map[string]bool) error {
 
 // validateResponses holds back each response of a spec operation until it
 // has been checked against the spec.
-func validateResponses(rt *routeTable, mode ResponseValidation, log *slog.Logger) echo.MiddlewareFunc {
+func validateResponses(mode ResponseValidation, log *slog.Logger) echo.MiddlewareFunc {
 	full := validationOptions()
 	headersOnly := validationOptions()
 	headersOnly.ExcludeResponseBody = true
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			o := rt.lookup(r.Method, c.Path())
-			if o == nil {
+			ri := requestInfoFrom(r.Context())
+			if ri == nil || ri.op == nil {
 				return next(c)
 			}
+			o := ri.op
 			orig := c.Response()
 			rec := &recorder{header: orig.Header()}
 			c.SetResponse(echo.NewResponse(rec, c.Echo()))
