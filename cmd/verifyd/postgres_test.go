@@ -26,9 +26,6 @@ const (
 	bootAPIKey    = "SK00000000000000000000000000000b01"
 	bootAPISecret = "bootstrap-api-key-secret-postgres"
 	bootService   = "VA00000000000000000000000000000b01"
-	// publicURL is given to every instance, so that they build identical
-	// resource urls and their bodies can be compared byte for byte.
-	publicURL = "https://verify.example.test"
 )
 
 // writeBootstrap writes a bootstrap file with the credentials above.
@@ -44,23 +41,6 @@ func writeBootstrap(t *testing.T) string {
 	return path
 }
 
-// response is what a test keeps of an HTTP response.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-	took   time.Duration
-}
-
-// code is the Twilio error code of an error body, or 0.
-func (r response) code() int {
-	var e struct {
-		Code int `json:"code"`
-	}
-	_ = json.Unmarshal(r.body, &e)
-	return e.Code
-}
-
 // accessToken is the part of an access token resource the tests read.
 type accessToken struct {
 	SID   string `json:"sid"`
@@ -69,14 +49,14 @@ type accessToken struct {
 
 // do makes one request to base, authenticated as user (an Account or API
 // key SID of the bootstrap file), with a form body when form is not nil.
-func do(c *http.Client, method, base, path, user string, form url.Values) (response, error) {
+func do(c *http.Client, method, base, path, user string, form url.Values) (reply, error) {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequest(method, base+path, body)
 	if err != nil {
-		return response{}, err
+		return reply{}, err
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -91,19 +71,19 @@ func do(c *http.Client, method, base, path, user string, form url.Values) (respo
 	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return response{}, fmt.Errorf("%s %s: %w", method, path, err)
+		return reply{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return response{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
+		return reply{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b, took: time.Since(start)}, nil
+	return reply{status: resp.StatusCode, header: resp.Header, body: b, took: time.Since(start)}, nil
 }
 
 // call is do for the test's own goroutine: it fails the test on a
 // transport error.
-func call(t *testing.T, c *http.Client, method, base, path, user string, form url.Values) response {
+func call(t *testing.T, c *http.Client, method, base, path, user string, form url.Values) reply {
 	t.Helper()
 	r, err := do(c, method, base, path, user, form)
 	if err != nil {
@@ -122,7 +102,7 @@ func createForm(identity string) url.Values {
 
 // mustCreate creates an access token and returns the response and the
 // resource.
-func mustCreate(t *testing.T, c *http.Client, base, user, identity string) (response, accessToken) {
+func mustCreate(t *testing.T, c *http.Client, base, user, identity string) (reply, accessToken) {
 	t.Helper()
 	r := call(t, c, http.MethodPost, base, tokensPath, user, createForm(identity))
 	if r.status != http.StatusCreated {
@@ -148,7 +128,7 @@ func TestPostgresOutage(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	p := pgtest.NewProxy(t, dsn)
 	boot := writeBootstrap(t)
-	common := []string{"-addr", "127.0.0.1:0", "-bootstrap", boot, "-public-url", publicURL, "-request-timeout", "1s"}
+	common := []string{"-addr", "127.0.0.1:0", "-bootstrap", boot, "-public-url", stablePublicURL, "-request-timeout", "1s"}
 	b := start(t, nil, append(common, "-data-dir", t.TempDir(), "-store", dsn)...)
 	a := start(t, nil, append(common, "-data-dir", t.TempDir(), "-store", p.DSN(t, dsn))...)
 	baseA, baseB := "http://"+a.addr, "http://"+b.addr
@@ -156,7 +136,7 @@ func TestPostgresOutage(t *testing.T) {
 
 	// createOnB creates a token A has not seen, and returns its SID and the
 	// body B fetches it with.
-	createOnB := func(t *testing.T, identity string) (string, response) {
+	createOnB := func(t *testing.T, identity string) (string, reply) {
 		t.Helper()
 		_, tok := mustCreate(t, c, baseB, bootAPIKey, identity)
 		r := call(t, c, http.MethodGet, baseB, tokensPath+"/"+tok.SID, bootAPIKey, nil)
@@ -179,8 +159,8 @@ func TestPostgresOutage(t *testing.T) {
 		}
 		fetch := call(t, c, http.MethodGet, baseA, tokensPath+"/"+uncached, bootAccount, nil)
 		create := call(t, c, http.MethodPost, baseA, tokensPath, bootAccount, createForm("during-outage"))
-		for name, r := range map[string]response{"fetch": fetch, "create": create} {
-			if r.status != http.StatusServiceUnavailable || r.code() != 20503 || r.header.Get("Retry-After") == "" {
+		for name, r := range map[string]reply{"fetch": fetch, "create": create} {
+			if r.status != http.StatusServiceUnavailable || r.twilioCode() != 20503 || r.header.Get("Retry-After") == "" {
 				t.Errorf("%s while down: status %d, Retry-After %q, body %s; want 503 · 20503 with Retry-After",
 					name, r.status, r.header.Get("Retry-After"), r.body)
 			}
@@ -197,12 +177,12 @@ func TestPostgresOutage(t *testing.T) {
 		}
 		t.Logf("while down: /readyz %d in %v; fetch %d (code %d, Retry-After %s) in %v; create %d (code %d) in %v; cached fetch %d in %v",
 			ready.status, ready.took.Round(time.Millisecond),
-			fetch.status, fetch.code(), fetch.header.Get("Retry-After"), fetch.took.Round(time.Millisecond),
-			create.status, create.code(), create.took.Round(time.Millisecond),
+			fetch.status, fetch.twilioCode(), fetch.header.Get("Retry-After"), fetch.took.Round(time.Millisecond),
+			create.status, create.twilioCode(), create.took.Round(time.Millisecond),
 			cached.status, cached.took.Round(time.Millisecond))
 	}
 	// checkUp expects A to serve again, with the same bytes as B.
-	checkUp := func(t *testing.T, uncached string, wantB response) {
+	checkUp := func(t *testing.T, uncached string, wantB reply) {
 		ready := call(t, c, http.MethodGet, baseA, "/readyz", "", nil)
 		if ready.status != http.StatusOK {
 			t.Errorf("/readyz after restore: status %d, want 200", ready.status)
@@ -302,7 +282,7 @@ func TestPostgresMultiInstance(t *testing.T) {
 	for i := range addrs {
 		wg.Go(func() {
 			addrs[i] = startServer(t, bin, "-addr", "127.0.0.1:0", "-store", dsn, "-data-dir", t.TempDir(),
-				"-bootstrap", boot, "-public-url", publicURL)
+				"-bootstrap", boot, "-public-url", stablePublicURL)
 		})
 	}
 	wg.Wait()
