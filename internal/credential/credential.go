@@ -21,7 +21,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"hash"
 	"strings"
+	"sync"
 )
 
 const (
@@ -109,4 +111,48 @@ func mac(salt []byte, secret string) []byte {
 	h := hmac.New(sha256.New, salt)
 	h.Write([]byte(secret))
 	return h.Sum(nil)
+}
+
+// Verifier checks secrets against one encoded hash, parsed once. It keeps
+// its keyed HMAC states for reuse, so a check allocates nothing: it is
+// made for hashes that are checked again and again, such as cached
+// credential rows. A Verifier is safe for concurrent use.
+type Verifier struct {
+	sum    []byte
+	states sync.Pool // of *macState keyed with the salt
+}
+
+// macState is a keyed HMAC with scratch space, so that neither the secret
+// nor the sum is copied to the heap.
+type macState struct {
+	mac hash.Hash
+	in  []byte
+	out [sha256.Size]byte
+}
+
+// NewVerifier parses hash. It reports false when hash is malformed, as
+// [Verify] would reject it.
+func NewVerifier(hash string) (*Verifier, bool) {
+	salt, sum, ok := parse(hash)
+	if !ok {
+		return nil, false
+	}
+	v := &Verifier{sum: sum}
+	v.states.New = func() any { return &macState{mac: hmac.New(sha256.New, salt)} }
+	return v, true
+}
+
+// Verify reports whether secret is the secret behind the hash, exactly as
+// [Verify] does: constant-time comparison, and never for an empty secret.
+func (v *Verifier) Verify(secret string) bool {
+	if secret == "" {
+		return false
+	}
+	st := v.states.Get().(*macState)
+	defer v.states.Put(st)
+	st.mac.Reset()
+	st.in = append(st.in[:0], secret...)
+	st.mac.Write(st.in)
+	clear(st.in) // no copy of a secret waits in the pool
+	return hmac.Equal(st.mac.Sum(st.out[:0]), v.sum)
 }

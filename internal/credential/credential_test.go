@@ -98,6 +98,13 @@ func TestVerify(t *testing.T) {
 			if got := credential.Verify(tc.hash, tc.secret); got != tc.want {
 				t.Errorf("Verify(%q, %q) = %v, want %v", tc.hash, tc.secret, got, tc.want)
 			}
+			// A Verifier agrees, also when its pooled state is reused.
+			v, ok := credential.NewVerifier(tc.hash)
+			for range 2 {
+				if got := ok && v.Verify(tc.secret); got != tc.want {
+					t.Errorf("NewVerifier(%q).Verify(%q) = %v, want %v", tc.hash, tc.secret, got, tc.want)
+				}
+			}
 		})
 	}
 }
@@ -125,6 +132,10 @@ func FuzzVerify(f *testing.F) {
 		if secret != "" && !credential.Verify(credential.Hash(secret), secret) {
 			t.Errorf("Verify(Hash(%q), %q) = false, want true", secret, secret)
 		}
+		v, ok := credential.NewVerifier(hash)
+		if got, want := ok && v.Verify(secret), credential.Verify(hash, secret); got != want {
+			t.Errorf("NewVerifier(%q).Verify(%q) = %v, Verify says %v", hash, secret, got, want)
+		}
 	})
 }
 
@@ -143,6 +154,20 @@ func BenchmarkVerify(b *testing.B) {
 	for b.Loop() {
 		if !credential.Verify(hash, secret) {
 			b.Fatalf("Verify(%q, %q) = false, want true", hash, secret)
+		}
+	}
+}
+
+func BenchmarkVerifier(b *testing.B) {
+	secret := credential.Generate()
+	v, ok := credential.NewVerifier(credential.Hash(secret))
+	if !ok {
+		b.Fatal("NewVerifier(Hash(secret)) failed")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !v.Verify(secret) {
+			b.Fatal("Verify(secret) = false, want true")
 		}
 	}
 }
