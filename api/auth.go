@@ -23,57 +23,54 @@ type authenticator struct {
 	creds *cache.Cache[string, credentialRow]
 	// decoy is compared against when the SID is unknown, so that an unknown
 	// SID costs the same time as a wrong secret.
-	decoy string
+	decoy *credential.Verifier
 	// limit refuses clients that failed too often; nil limits nothing.
 	limit *failureLimiter
 }
 
 // credentialRow is what authentication needs of an account or API key.
 type credentialRow struct {
-	hash    string // credential.Hash of the auth token or secret
-	account string // the account the credential acts for
+	secret  *credential.Verifier // of the auth token or secret; nil if the stored hash is malformed
+	account string               // the account the credential acts for
 }
 
 // credentialCacheSize bounds the credential cache (about 100 bytes each).
 const credentialCacheSize = 10_000
 
 func newAuthenticator(st store.Store, limit *failureLimiter) *authenticator {
+	decoy, _ := credential.NewVerifier(credential.Hash(credential.Generate()))
 	return &authenticator{
 		store: st,
 		creds: cache.New[string, credentialRow](credentialCacheSize),
-		decoy: credential.Hash(credential.Generate()),
+		decoy: decoy,
 		limit: limit,
 	}
 }
 
-// middleware rejects every request without valid credentials with
-// 401 · 20003, and stores the principal in the request context. A client
-// that failed too often gets 429 · 20429 before its credentials are
-// looked at, even valid ones, until its allowance refills. Only requests
-// that present an Authorization header and fail count as failures: one
-// without any guesses nothing, and costs no store lookup.
-func (a *authenticator) middleware() echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			r := c.Request()
-			var client string
-			if a.limit != nil {
-				client = a.limit.client(r)
-				if wait := a.limit.wait(client); wait > 0 {
-					return errTooManyFailures(wait)
-				}
-			}
-			p, err := a.authenticate(r)
-			if err != nil {
-				if a.limit != nil && errors.Is(err, errAuthenticate) && r.Header.Get("Authorization") != "" {
-					a.limit.fail(client)
-				}
-				return err
-			}
-			c.SetRequest(r.WithContext(withPrincipal(r.Context(), p)))
-			return next(c)
+// check rejects a request without valid credentials with 401 · 20003, and
+// records the principal in ri. A client that failed too often gets
+// 429 · 20429 before its credentials are looked at, even valid ones, until
+// its allowance refills. Only requests that present an Authorization
+// header and fail count as failures: one without any guesses nothing, and
+// costs no store lookup.
+func (a *authenticator) check(c echo.Context, ri *requestInfo) error {
+	r := c.Request()
+	var client string
+	if a.limit != nil {
+		client = a.limit.client(r)
+		if wait := a.limit.wait(client); wait > 0 {
+			return errTooManyFailures(wait)
 		}
 	}
+	p, err := a.authenticate(r)
+	if err != nil {
+		if a.limit != nil && errors.Is(err, errAuthenticate) && r.Header.Get("Authorization") != "" {
+			a.limit.fail(client)
+		}
+		return err
+	}
+	ri.principal = p
+	return nil
 }
 
 func (a *authenticator) authenticate(r *http.Request) (principal, error) {
@@ -84,12 +81,12 @@ func (a *authenticator) authenticate(r *http.Request) (principal, error) {
 	row, err := a.lookup(r.Context(), user)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		credential.Verify(a.decoy, pass)
+		a.decoy.Verify(pass)
 		return principal{}, errAuthenticate
 	case err != nil:
 		return principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if !credential.Verify(row.hash, pass) {
+	if row.secret == nil || !row.secret.Verify(pass) {
 		return principal{}, errAuthenticate
 	}
 	return principal{AccountSID: row.account, CredentialSID: user}, nil
@@ -107,13 +104,15 @@ func (a *authenticator) lookup(ctx context.Context, user string) (credentialRow,
 		if err != nil {
 			return row, err
 		}
-		row = credentialRow{hash: acc.AuthTokenHash, account: acc.SID}
+		row = credentialRow{account: acc.SID}
+		row.secret, _ = credential.NewVerifier(acc.AuthTokenHash)
 	case sid.Valid(sid.APIKey, user):
 		key, err := a.store.FetchAPIKey(ctx, user)
 		if err != nil {
 			return row, err
 		}
-		row = credentialRow{hash: key.SecretHash, account: key.AccountSID}
+		row = credentialRow{account: key.AccountSID}
+		row.secret, _ = credential.NewVerifier(key.SecretHash)
 	default:
 		return row, store.ErrNotFound
 	}

@@ -9,10 +9,7 @@ import (
 // no other package's.
 type ctxKey int
 
-const (
-	principalKey ctxKey = iota
-	requestKey
-)
+const requestKey ctxKey = 0
 
 // principal is who a request authenticated as.
 type principal struct {
@@ -20,22 +17,23 @@ type principal struct {
 	CredentialSID string // the AC or SK SID that was presented
 }
 
-func withPrincipal(ctx context.Context, p principal) context.Context {
-	return context.WithValue(ctx, principalKey, p)
-}
-
 // principalFrom returns the authenticated principal; the zero value when the
 // request did not pass authentication, which owns nothing.
 func principalFrom(ctx context.Context) principal {
-	p, _ := ctx.Value(principalKey).(principal)
-	return p
+	if ri := requestInfoFrom(ctx); ri != nil {
+		return ri.principal
+	}
+	return principal{}
 }
 
-// requestInfo is what the first middleware learns about a request, in one
-// context value: its id, and the base URL it came in on.
+// requestInfo is what the pipeline learns about a request, in one context
+// value: its id, the base URL it came in on, its operation, and who it
+// authenticated as.
 type requestInfo struct {
 	id   string
 	base url.URL // scheme and host only
+	// principal is set by authentication; the zero value until then.
+	principal principal
 	// op is the spec operation echo routed the request to (nil for paths
 	// outside the spec), with echo's path parameters, so that validation
 	// never routes the request a second time.

@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/verifykit/verifykit/gen/verifyserver"
-	"github.com/verifykit/verifykit/internal/cache"
 	"github.com/verifykit/verifykit/internal/spec"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/token"
@@ -66,7 +65,7 @@ func NewHandler(cfg Config, st store.Store, keys *token.KeySet, log *slog.Logger
 	if st == nil || keys == nil || log == nil {
 		return nil, errors.New("api: store, keys and logger are required")
 	}
-	srv := &server{store: st, keys: keys, now: cfg.Now, tokens: cache.New[string, store.AccessToken](tokenCacheSize)}
+	srv := &server{store: st, keys: keys, now: cfg.Now, tokens: newTokenCache(tokenCacheSize)}
 	if srv.now == nil {
 		srv.now = time.Now
 	}
@@ -102,33 +101,29 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	routes := newRouteTable(doc)
-	validate := validateRequests()
-	m := newMetrics()
+	p := &pipeline{
+		timeout:     cfg.RequestTimeout,
+		routes:      newRouteTable(doc),
+		log:         log,
+		metrics:     newMetrics(),
+		auth:        newAuthenticator(st, newFailureLimiter(cfg.AuthFailureLimit, cfg.AuthFailureWindow, maxFailureClients, cfg.TrustForwardedFor, cfg.Now)),
+		bodyLimit:   cfg.BodyLimit,
+		headerLimit: maxHeaderBytes,
+		requests:    newRequestValidator(),
+		responses:   newResponseValidator(cfg.ResponseValidation),
+		headers:     newFixedHeaders(),
+	}
 
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = renderError(log)
-	// The order is the design's: scope and observe first, then recover,
-	// CORS, header and body limits, authenticate, validate the request,
-	// validate the response, handler.
-	e.Use(
-		requestScope(cfg.RequestTimeout, routes),
-		observe(log, m),
-		recoverPanics(),
-		cors(),
-		limitHeaders(maxHeaderBytes),
-		limitBody(cfg.BodyLimit),
-		newAuthenticator(st, newFailureLimiter(cfg.AuthFailureLimit, cfg.AuthFailureWindow, maxFailureClients, cfg.TrustForwardedFor, cfg.Now)).middleware(),
-		validate,
-		validateResponses(cfg.ResponseValidation, log),
-	)
+	e.Use(p.middleware)
 	verifyserver.RegisterHandlers(e, verifyserver.NewStrictHandler(impl, nil))
 
 	health := healthz()
 	ready := readyz(st)
-	metricsHandler := m.handler()
+	metricsHandler := p.metrics.handler()
 	contract, err := loadContractDocs()
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -24,13 +26,28 @@ type server struct {
 	keys      *token.KeySet
 	publicURL *url.URL // nil: built from each request
 	now       func() time.Time
-	// tokens caches access tokens by SID. They are immutable once created,
-	// so the cache is write-through and never stale.
-	tokens *cache.Cache[string, store.AccessToken]
+	// tokens caches access tokens by SID, as sent. They are immutable once
+	// created, so the cache is write-through and never stale.
+	tokens *cache.Cache[string, cachedToken]
 }
 
-// tokenCacheSize bounds the token cache (about 1 KiB each).
-const tokenCacheSize = 20_000
+// cachedToken is what a fetch needs of a token: who owns it, and its
+// resource encoded for the base URL it was last sent under. The body is a
+// pure function of the immutable row and that base.
+type cachedToken struct {
+	account, service string
+	// scheme and host of the request the body's url was built from;
+	// empty when the server has a public URL.
+	scheme, host string
+	body         []byte
+}
+
+// tokenCacheSize bounds the token cache (about 1.5 KiB each).
+const tokenCacheSize = 4096
+
+func newTokenCache(size int) *cache.Cache[string, cachedToken] {
+	return cache.New[string, cachedToken](size)
+}
 
 var _ verifyserver.StrictServerInterface = (*server)(nil)
 
@@ -76,36 +93,80 @@ func (s *server) CreateAccessToken(ctx context.Context, req verifyserver.CreateA
 		// ErrNotFound: the service is unknown or not the principal's.
 		return nil, fmt.Errorf("create access token: %w", err)
 	}
-	s.tokens.Put(t.SID, t)
-	return verifyserver.CreateAccessToken201JSONResponse{Body: s.toModel(ctx, t)}, nil
+	body, err := s.encode(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return jsonResponse{status: http.StatusCreated, body: body}, nil
 }
 
-// FetchAccessToken implements operation FetchAccessToken.
+// FetchAccessToken implements operation FetchAccessToken, with the store's
+// ownership rule: all of account, service and SID must match.
 func (s *server) FetchAccessToken(ctx context.Context, req verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
-	t, err := s.fetch(ctx, principalFrom(ctx).AccountSID, req.ServiceSID, req.SID)
+	account := principalFrom(ctx).AccountSID
+	scheme, host := s.origin(ctx)
+	if c, ok := s.tokens.Get(req.SID); ok && c.scheme == scheme && c.host == host {
+		if c.account != account || c.service != req.ServiceSID {
+			return nil, fmt.Errorf("fetch access token: %w", store.ErrNotFound)
+		}
+		return jsonResponse{status: http.StatusOK, body: c.body}, nil
+	}
+	t, err := s.store.FetchAccessToken(ctx, account, req.ServiceSID, req.SID)
 	if err != nil {
 		// ErrNotFound also when the token or service is another account's.
 		return nil, fmt.Errorf("fetch access token: %w", err)
 	}
-	return verifyserver.FetchAccessToken200JSONResponse{Body: s.toModel(ctx, t)}, nil
+	body, err := s.encode(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return jsonResponse{status: http.StatusOK, body: body}, nil
 }
 
-// fetch reads a token through the cache, with the store's ownership rule:
-// all of account, service and SID must match.
-func (s *server) fetch(ctx context.Context, accountSID, serviceSID, tokenSID string) (store.AccessToken, error) {
-	if t, ok := s.tokens.Get(tokenSID); ok {
-		if t.AccountSID != accountSID || t.ServiceSID != serviceSID {
-			return store.AccessToken{}, store.ErrNotFound
-		}
-		return t, nil
-	}
-	t, err := s.store.FetchAccessToken(ctx, accountSID, serviceSID, tokenSID)
+// encode returns the resource of t as sent, and caches it.
+func (s *server) encode(ctx context.Context, t store.AccessToken) ([]byte, error) {
+	body, err := json.Marshal(s.toModel(ctx, t))
 	if err != nil {
-		return t, err
+		return nil, fmt.Errorf("encode access token: %w", err)
 	}
-	s.tokens.Put(tokenSID, t)
-	return t, nil
+	// The generated response types encode with json.Encoder, which ends
+	// the body with a newline; clients see the same bytes either way.
+	body = append(body, '\n')
+	scheme, host := s.origin(ctx)
+	s.tokens.Put(t.SID, cachedToken{account: t.AccountSID, service: t.ServiceSID, scheme: scheme, host: host, body: body})
+	return body, nil
 }
+
+// origin returns the scheme and host that resource URLs are built on for
+// this request: empty with a public URL, which never changes.
+func (s *server) origin(ctx context.Context) (scheme, host string) {
+	if s.publicURL != nil {
+		return "", ""
+	}
+	b := baseURLFrom(ctx)
+	return b.Scheme, b.Host
+}
+
+// jsonResponse is a 200 or 201 with its JSON body already encoded; it is
+// both operations' response object, so that a cached body is sent as it
+// is instead of being encoded again.
+type jsonResponse struct {
+	status int
+	body   []byte
+}
+
+func (r jsonResponse) write(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(r.status)
+	_, err := w.Write(r.body)
+	return err
+}
+
+// VisitFetchAccessTokenResponse implements verifyserver.FetchAccessTokenResponseObject.
+func (r jsonResponse) VisitFetchAccessTokenResponse(w http.ResponseWriter) error { return r.write(w) }
+
+// VisitCreateAccessTokenResponse implements verifyserver.CreateAccessTokenResponseObject.
+func (r jsonResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error { return r.write(w) }
 
 // toModel maps a stored token to the wire resource.
 func (s *server) toModel(ctx context.Context, t store.AccessToken) models.AccessToken {

@@ -2,11 +2,10 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,18 +37,38 @@ type operation struct {
 	id         string
 	route      *routers.Route
 	formFields map[string]bool // the declared form fields; nil without a form body
-	// valid remembers, per declared status, what was already found valid.
-	valid map[int]*knownValid
+	// params are the operation's parameters compiled, in kin-openapi's
+	// order; nil when any of them, or the operation, needs kin-openapi
+	// (see compileParams).
+	params []compiledParam
+	// responses holds, per declared status, the compiled checks and what
+	// was already found valid.
+	responses map[int]*knownValid
 }
 
-// knownValid remembers the parts of one operation and status's responses
-// already found valid. Each verdict is a pure function of its key: a body's
-// of (content type, bytes), a header's of (name, value), since the spec
-// gives each header its own schema. Validation then skips only parts
-// proven valid before; everything new is checked by kin-openapi.
+// compiledParam is a path parameter whose schema compiled.
+type compiledParam struct {
+	name  string
+	check *spec.StringCheck
+}
+
+// knownValid is what the response validator knows of one operation and
+// status without asking kin-openapi: the declared headers, each with its
+// compiled check or the values already found valid, and the bodies
+// already found valid per Content-Type. Each verdict is a pure function of
+// its key: a body's of (content type, bytes), a header's of (name, value),
+// since the spec gives each header its own schema.
 type knownValid struct {
+	headers []*knownHeader
 	bodies  map[string]*verdicts // by Content-Type, for the declared types
-	headers map[string]*verdicts // by canonical name, for the declared headers
+	noBody  bool                 // no content declared: kin-openapi checks no body
+}
+
+type knownHeader struct {
+	name     string // canonical
+	required bool
+	check    *spec.StringCheck // nil: not compilable, see values
+	values   *verdicts
 }
 
 // routeTable maps echo's route of a request (method and path template) to
@@ -64,23 +83,17 @@ func newRouteTable(doc *openapi3.T) *routeTable {
 		echoPath := strings.NewReplacer("{", ":", "}", "").Replace(path)
 		for method, op := range item.Operations() {
 			o := &operation{
-				id:    op.OperationID,
-				route: &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
-				valid: map[int]*knownValid{},
+				id:        op.OperationID,
+				route:     &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
+				params:    compileParams(doc, item, op),
+				responses: map[int]*knownValid{},
 			}
 			for status, resp := range op.Responses.Map() {
 				code, err := strconv.Atoi(status)
 				if err != nil {
 					continue
 				}
-				kv := &knownValid{bodies: map[string]*verdicts{}, headers: map[string]*verdicts{}}
-				for ct := range resp.Value.Content {
-					kv.bodies[ct] = newVerdicts(verdictCacheSize)
-				}
-				for name := range resp.Value.Headers {
-					kv.headers[http.CanonicalHeaderKey(name)] = newVerdicts(headerVerdictCacheSize)
-				}
-				o.valid[code] = kv
+				o.responses[code] = newKnownValid(resp.Value)
 			}
 			if op.RequestBody != nil {
 				if media := op.RequestBody.Value.Content.Get("application/x-www-form-urlencoded"); media != nil {
@@ -94,6 +107,79 @@ func newRouteTable(doc *openapi3.T) *routeTable {
 		}
 	}
 	return rt
+}
+
+func newKnownValid(resp *openapi3.Response) *knownValid {
+	kv := &knownValid{bodies: map[string]*verdicts{}, noBody: len(resp.Content) == 0}
+	for ct := range resp.Content {
+		kv.bodies[ct] = newVerdicts(verdictCacheSize)
+	}
+	for name, ref := range resp.Headers {
+		if http.CanonicalHeaderKey(name) == "Content-Type" {
+			continue // kin-openapi skips it too
+		}
+		h := &knownHeader{name: http.CanonicalHeaderKey(name), required: ref.Value.Required}
+		if ref.Value.Content == nil && ref.Value.Schema != nil && simpleStyle(ref.Value.Style, ref.Value.Explode) {
+			h.check, _ = spec.CompileString(ref.Value.Schema.Value)
+		}
+		if h.check == nil {
+			h.values = newVerdicts(headerVerdictCacheSize)
+		}
+		kv.headers = append(kv.headers, h)
+	}
+	return kv
+}
+
+// compileParams compiles the parameters of op when the operation's request
+// validation comes down to string checks of its path parameters: no
+// request body, no query, header or cookie parameters, every parameter of
+// style simple with a schema that compiles, and security schemes that are
+// all declared (authentication itself runs before validation). Otherwise
+// it returns nil and every request of op goes to kin-openapi.
+func compileParams(doc *openapi3.T, item *openapi3.PathItem, op *openapi3.Operation) []compiledParam {
+	if op.RequestBody != nil {
+		return nil
+	}
+	security := doc.Security
+	if op.Security != nil {
+		security = *op.Security
+	}
+	for _, req := range security {
+		for name := range req {
+			if doc.Components == nil || doc.Components.SecuritySchemes[name] == nil {
+				return nil
+			}
+		}
+	}
+	// kin-openapi's order: the path item's parameters that the operation
+	// does not override, then the operation's.
+	var all []*openapi3.Parameter
+	for _, ref := range item.Parameters {
+		if op.Parameters.GetByInAndName(ref.Value.In, ref.Value.Name) == nil {
+			all = append(all, ref.Value)
+		}
+	}
+	for _, ref := range op.Parameters {
+		all = append(all, ref.Value)
+	}
+	out := make([]compiledParam, 0, len(all))
+	for _, p := range all {
+		if p.In != openapi3.ParameterInPath || p.Content != nil || p.Schema == nil || p.AllowEmptyValue || !simpleStyle(p.Style, p.Explode) {
+			return nil
+		}
+		check, ok := spec.CompileString(p.Schema.Value)
+		if !ok {
+			return nil
+		}
+		out = append(out, compiledParam{name: p.Name, check: check})
+	}
+	return out
+}
+
+// simpleStyle reports whether a parameter or header is serialised in style
+// simple without explode, the default of both.
+func simpleStyle(style string, explode *bool) bool {
+	return (style == "" || style == openapi3.SerializationSimple) && (explode == nil || !*explode)
 }
 
 func (rt *routeTable) lookup(method, echoPath string) *operation {
@@ -112,33 +198,66 @@ func validationOptions() openapi3filter.Options {
 	}
 }
 
-// validateRequests checks every request against the spec with
-// echo-middleware and kin-openapi, then rejects form fields the spec does
-// not declare and fields given twice, which kin-openapi lets through.
-func validateRequests() echo.MiddlewareFunc {
-	opts := &echomiddleware.Options{Options: validationOptions(), DoNotValidateServers: true}
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			ri := requestInfoFrom(c.Request().Context())
-			if ri == nil || ri.op == nil {
-				return next(c) // echo answers 404 or 405
-			}
-			if herr := echomiddleware.ValidateRequestFromContext(c, echoRouted{}, opts); herr != nil {
-				return herr
-			}
-			if ri.op.formFields != nil {
-				if err := checkFormFields(c, ri.op.formFields); err != nil {
-					return err
-				}
-			}
-			return next(c)
+// requestValidator checks every request of a spec operation against the
+// spec, then rejects form fields the spec does not declare and fields
+// given twice, which kin-openapi lets through.
+//
+// A request without a body to an operation whose parameters compiled is
+// checked by the compiled checks, which agree with kin-openapi by
+// construction (spec.CompileString) and by test; every other request goes
+// through echo-middleware and kin-openapi.
+type requestValidator struct {
+	opts *echomiddleware.Options
+}
+
+func newRequestValidator() *requestValidator {
+	return &requestValidator{opts: &echomiddleware.Options{Options: validationOptions(), DoNotValidateServers: true}}
+}
+
+func (v *requestValidator) check(c echo.Context, ri *requestInfo) error {
+	r := c.Request()
+	if ri.op.params != nil && (r.Body == nil || r.Body == http.NoBody) {
+		return checkParams(ri)
+	}
+	if herr := echomiddleware.ValidateRequestFromContext(c, echoRouted{}, v.opts); herr != nil {
+		return herr
+	}
+	if ri.op.formFields != nil {
+		return checkFormFields(c, ri.op.formFields)
+	}
+	return nil
+}
+
+// checkParams is the compiled form of kin-openapi's request validation for
+// an operation with only path parameters: each value, unescaped as
+// echo-middleware does, must be present and valid against its schema.
+// The first invalid one is reported, as kin-openapi reports it.
+func checkParams(ri *requestInfo) error {
+	for _, p := range ri.op.params {
+		raw := ri.param(p.name)
+		if u, err := url.PathUnescape(raw); err == nil {
+			raw = u
+		}
+		if raw == "" || !p.check.Valid(raw) {
+			return errInvalidParameter(p.name)
 		}
 	}
+	return nil
+}
+
+// param returns echo's value of a path parameter; "" when absent.
+func (ri *requestInfo) param(name string) string {
+	for i, n := range ri.paramNames {
+		if n == name && i < len(ri.paramValues) {
+			return ri.paramValues[i]
+		}
+	}
+	return ""
 }
 
 // echoRouted is the routers.Router that echo-middleware asks for the
-// request's operation: echo has already routed the request, and
-// requestScope recorded the result, so no second router runs.
+// request's operation: echo has already routed the request, and the
+// pipeline recorded the result, so no second router runs.
 type echoRouted struct{}
 
 // FindRoute implements routers.Router.
@@ -180,102 +299,107 @@ func checkFormFields(c echo.Context, declared map[string]bool) error {
 	return nil
 }
 
-// validateResponses holds back each response of a spec operation until it
+// responseValidator holds back each response of a spec operation until it
 // has been checked against the spec.
-func validateResponses(mode ResponseValidation, log *slog.Logger) echo.MiddlewareFunc {
-	full := validationOptions()
-	headersOnly := validationOptions()
-	headersOnly.ExcludeResponseBody = true
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			r := c.Request()
-			ri := requestInfoFrom(r.Context())
-			if ri == nil || ri.op == nil {
-				return next(c)
-			}
-			o := ri.op
-			orig := c.Response()
-			rec := &recorder{header: orig.Header()}
-			c.SetResponse(echo.NewResponse(rec, c.Echo()))
-			err := next(c)
-			c.SetResponse(orig)
-			if err != nil {
-				return err // renderError writes the declared error shape
-			}
-			if rec.status == 0 {
-				rec.status = http.StatusOK
-			}
-			if verr := validateResponse(r.Context(), c, o, rec, &full, &headersOnly); verr != nil {
-				log.LogAttrs(r.Context(), slog.LevelError, "response violates openapi.yaml",
-					slog.String("request_id", requestIDFrom(r.Context())),
-					slog.String("operation", o.id),
-					slog.Int("status", rec.status),
-					slog.String("reason", verr.Error()))
-				if mode != ResponseValidationLog {
-					return errInternal(fmt.Errorf("response violates openapi.yaml: %w", verr))
-				}
-			}
-			orig.WriteHeader(rec.status)
-			_, werr := orig.Write(rec.body.Bytes())
-			return werr
-		}
-	}
+type responseValidator struct {
+	mode      ResponseValidation
+	full      openapi3filter.Options
+	recorders sync.Pool
 }
 
-// validateResponse checks a held-back response with kin-openapi, leaving
-// out the body and the header values already known valid for this
-// operation and status, and remembers what it found valid.
-func validateResponse(ctx context.Context, c echo.Context, o *operation, rec *recorder, full, headersOnly *openapi3filter.Options) error {
-	var params map[string]string
-	if ri := requestInfoFrom(ctx); ri != nil {
-		params = ri.pathParams()
-	}
-	body := rec.body.Bytes()
-	ct := rec.header.Get("Content-Type")
-	kv := o.valid[rec.status] // nil for an undeclared status: kin rejects it
+func newResponseValidator(mode ResponseValidation) *responseValidator {
+	return &responseValidator{mode: mode, full: validationOptions()}
+}
 
-	opts := full
-	header := rec.header
-	var bodies *verdicts
-	if kv != nil {
-		bodies = kv.bodies[ct]
-		if bodies != nil && bodies.has(body) {
-			opts = headersOnly
-		}
-		// Hand kin-openapi only the declared headers not yet known valid;
-		// none is required, and other headers are not its concern.
-		header = make(http.Header, len(kv.headers)+1)
-		header["Content-Type"] = rec.header["Content-Type"]
-		for name, known := range kv.headers {
-			if v := rec.header[name]; len(v) > 0 && !(len(v) == 1 && known.has([]byte(v[0]))) {
-				header[name] = v
-			}
-		}
+// recorder returns an empty recorder whose headers go to header.
+func (v *responseValidator) recorder(header http.Header) *recorder {
+	rec, _ := v.recorders.Get().(*recorder)
+	if rec == nil {
+		rec = &recorder{}
 	}
-	err := openapi3filter.ValidateResponse(ctx, &openapi3filter.ResponseValidationInput{
+	rec.header = header
+	return rec
+}
+
+// release returns rec to the pool unless its buffer grew unusually large.
+func (v *responseValidator) release(rec *recorder) {
+	if rec.body.Cap() > maxVerdictBody {
+		return
+	}
+	rec.header, rec.status = nil, 0
+	rec.body.Reset()
+	v.recorders.Put(rec)
+}
+
+// check validates a held-back response. What the compiled checks and the
+// remembered verdicts cover is decided without kin-openapi; anything else
+// sends the whole response to kin-openapi, and what it finds valid is
+// remembered.
+func (v *responseValidator) check(r *http.Request, ri *requestInfo, rec *recorder) error {
+	kv := ri.op.responses[rec.status] // nil for an undeclared status: kin rejects it
+	if kv != nil && kv.known(r.Method, rec) {
+		return nil
+	}
+	err := openapi3filter.ValidateResponse(r.Context(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request:    c.Request(),
-			PathParams: params,
-			Route:      o.route,
-			Options:    opts,
+			Request:    r,
+			PathParams: ri.pathParams(),
+			Route:      ri.op.route,
+			Options:    &v.full,
 		},
 		Status:  rec.status,
-		Header:  header,
-		Body:    io.NopCloser(bytes.NewReader(body)),
-		Options: opts,
+		Header:  rec.header,
+		Body:    io.NopCloser(bytes.NewReader(rec.body.Bytes())),
+		Options: &v.full,
 	})
 	if err != nil || kv == nil {
 		return err
 	}
-	if opts == full && bodies != nil {
-		bodies.add(body)
+	if r.Method == http.MethodHead {
+		return nil // kin-openapi looked at nothing
 	}
-	for name, v := range header {
-		if known := kv.headers[name]; known != nil && len(v) == 1 {
-			known.add([]byte(v[0]))
+	if b := kv.bodies[rec.header.Get("Content-Type")]; b != nil {
+		b.add(rec.body.Bytes())
+	}
+	for _, h := range kv.headers {
+		if values := rec.header[h.name]; h.values != nil && len(values) == 1 && values[0] != "" {
+			h.values.add([]byte(values[0]))
 		}
 	}
 	return nil
+}
+
+// known reports whether a response of this status is valid from compiled
+// checks and remembered verdicts alone; false means kin-openapi decides.
+// It mirrors openapi3filter.ValidateResponse for a declared status.
+func (kv *knownValid) known(method string, rec *recorder) bool {
+	if method == http.MethodHead {
+		return true // kin-openapi validates no HEAD response
+	}
+	for _, h := range kv.headers {
+		values := rec.header[h.name]
+		if len(values) == 0 {
+			if h.required {
+				return false
+			}
+			continue
+		}
+		if len(values) != 1 || values[0] == "" {
+			return false
+		}
+		if h.check != nil {
+			if !h.check.Valid(values[0]) {
+				return false
+			}
+		} else if !h.values.has([]byte(values[0])) {
+			return false
+		}
+	}
+	if kv.noBody {
+		return true
+	}
+	b := kv.bodies[rec.header.Get("Content-Type")]
+	return b != nil && b.has(rec.body.Bytes())
 }
 
 // recorder holds a response back: headers go to the real response's map,

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/gen/verifyserver"
-	"github.com/verifykit/verifykit/internal/cache"
 	"github.com/verifykit/verifykit/internal/provision"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
@@ -49,7 +48,7 @@ func TestResponseValidation(t *testing.T) {
 			}
 			var logs strings.Builder
 			log := slog.New(slog.NewJSONHandler(&logs, nil))
-			impl := brokenServer{&server{store: st, now: time.Now, tokens: cache.New[string, store.AccessToken](8)}}
+			impl := brokenServer{&server{store: st, now: time.Now, tokens: newTokenCache(8)}}
 			h, err := newHandler(Config{ResponseValidation: tc.mode}, st, impl, log)
 			if err != nil {
 				t.Fatal(err)
@@ -113,7 +112,7 @@ func TestResponseValidationRemembersOnlyValidParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	impl := &badHeaderServer{server: &server{store: st, now: time.Now, tokens: cache.New[string, store.AccessToken](8)}}
+	impl := &badHeaderServer{server: &server{store: st, now: time.Now, tokens: newTokenCache(8)}}
 	h, err := newHandler(Config{}, st, impl, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -138,5 +137,51 @@ func TestResponseValidationRemembersOnlyValidParts(t *testing.T) {
 	impl.bad = true
 	if got := get(); got != http.StatusInternalServerError {
 		t.Errorf("fetch with an invalid Twilio-Request-Id after valid ones = %d, want 500", got)
+	}
+}
+
+// badErrorServer answers every fetch with a 404 whose more_info is not a
+// URI, which the spec's Error schema forbids.
+type badErrorServer struct{ *server }
+
+func (b badErrorServer) FetchAccessToken(context.Context, verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
+	return verifyserver.FetchAccessToken404JSONResponse{NotFoundJSONResponse: verifyserver.NotFoundJSONResponse{
+		Code: codeNotFound, Message: "not found", MoreInfo: "not a uri", Status: http.StatusNotFound,
+	}}, nil
+}
+
+// TestErrorResponsesAreValidated: error responses of a spec operation are
+// held to the spec like any other.
+func TestErrorResponsesAreValidated(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	acc, secret, err := provision.Account(ctx, st, "a", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	h, err := newHandler(Config{}, st, badErrorServer{&server{store: st, now: time.Now, tokens: newTokenCache(8)}}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v2/Services/VA"+strings.Repeat("a", 32)+"/AccessTokens/YK"+strings.Repeat("b", 32), nil)
+	req.SetBasicAuth(acc.SID, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), `"code":20500`) {
+		t.Errorf("invalid 404 = %d %s, want 500 · 20500", resp.StatusCode, body)
+	}
+	if !strings.Contains(logs.String(), "response violates openapi.yaml") {
+		t.Errorf("logs = %s, want the violation logged", logs.String())
 	}
 }

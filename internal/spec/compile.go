@@ -3,9 +3,11 @@ package spec
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -19,7 +21,11 @@ type StringCheck struct {
 	minLength int64
 	maxLength int64 // negative: no maximum
 	pattern   *regexp.Regexp
-	enum      []string
+	// pieces is pattern as straight-line matching code, for the
+	// anchored shapes that need no backtracking (compilePieces); nil
+	// leaves matching to pattern.
+	pieces []piece
+	enum   []string
 }
 
 // CompileString compiles s when it uses only type string, minLength,
@@ -51,6 +57,7 @@ func CompileString(s *openapi3.Schema) (*StringCheck, bool) {
 			return nil, false
 		}
 		c.pattern = re
+		c.pieces, _ = compilePieces(s.Pattern)
 	}
 	for _, v := range s.Enum {
 		str, ok := v.(string)
@@ -81,7 +88,102 @@ func (c *StringCheck) Valid(v string) bool {
 			return false
 		}
 	}
-	return c.pattern == nil || c.pattern.MatchString(v)
+	switch {
+	case c.pieces != nil:
+		return matchPieces(c.pieces, v)
+	case c.pattern != nil:
+		return c.pattern.MatchString(v)
+	}
+	return true
+}
+
+// piece is one step of an anchored pattern: a literal, or a character
+// class repeated min to max times (max < 0: no bound).
+type piece struct {
+	literal  string
+	class    []rune // pairs of inclusive ranges, as regexp/syntax gives them
+	min, max int
+}
+
+// compilePieces turns a pattern of the shape ^(literal|class|class{n,m})*$
+// into pieces, as the SID and request id patterns are. A class with a
+// variable count must be the last piece, so that matching never has to
+// backtrack; any other shape reports false and stays with regexp.
+func compilePieces(pattern string) ([]piece, bool) {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) < 2 ||
+		re.Sub[0].Op != syntax.OpBeginText || re.Sub[len(re.Sub)-1].Op != syntax.OpEndText {
+		return nil, false
+	}
+	var out []piece
+	for i, sub := range re.Sub[1 : len(re.Sub)-1] {
+		var p piece
+		switch sub.Op {
+		case syntax.OpLiteral:
+			if sub.Flags&syntax.FoldCase != 0 || slices.Contains(sub.Rune, utf8.RuneError) {
+				return nil, false
+			}
+			p.literal = string(sub.Rune)
+		case syntax.OpCharClass:
+			p = piece{class: sub.Rune, min: 1, max: 1}
+		case syntax.OpRepeat, syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
+			if sub.Sub[0].Op != syntax.OpCharClass {
+				return nil, false
+			}
+			p = piece{class: sub.Sub[0].Rune, min: sub.Min, max: sub.Max}
+			switch sub.Op {
+			case syntax.OpStar:
+				p.min, p.max = 0, -1
+			case syntax.OpPlus:
+				p.min, p.max = 1, -1
+			case syntax.OpQuest:
+				p.min, p.max = 0, 1
+			}
+			if p.min != p.max && i != len(re.Sub)-3 {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+		out = append(out, p)
+	}
+	return out, true
+}
+
+// matchPieces reports whether the whole of v matches pieces, reading v as
+// regexp does: rune by rune, each invalid byte as utf8.RuneError.
+func matchPieces(pieces []piece, v string) bool {
+	for _, p := range pieces {
+		if p.class == nil {
+			if !strings.HasPrefix(v, p.literal) {
+				return false
+			}
+			v = v[len(p.literal):]
+			continue
+		}
+		n := 0
+		for (p.max < 0 || n < p.max) && v != "" {
+			r, size := utf8.DecodeRuneInString(v)
+			if !inClass(p.class, r) {
+				break
+			}
+			v = v[size:]
+			n++
+		}
+		if n < p.min {
+			return false
+		}
+	}
+	return v == ""
+}
+
+func inClass(class []rune, r rune) bool {
+	for i := 0; i+1 < len(class); i += 2 {
+		if class[i] <= r && r <= class[i+1] {
+			return true
+		}
+	}
+	return false
 }
 
 // String describes the check, for test failures.

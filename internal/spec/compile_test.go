@@ -2,6 +2,7 @@ package spec
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -36,6 +37,9 @@ func compiledSchemas(t testing.TB) map[string]*openapi3.Schema {
 	maxLen := uint64(3)
 	out["synthetic enum"] = &openapi3.Schema{Type: &openapi3.Types{"string"}, Enum: []any{"push", "sms", "ü"}}
 	out["synthetic lengths"] = &openapi3.Schema{Type: &openapi3.Types{"string"}, MinLength: 2, MaxLength: &maxLen}
+	for i, pattern := range []string{`^x[0-9]{2,4}$`, `^[^a]*$`, `^é[a-zü]{2}$`, `^ab?$`, `^[a-c]+b$`, `^(ab)+$`, `^a|b$`, `^$`, `^\x{FFFD}$`} {
+		out["synthetic pattern "+strconv.Itoa(i)] = &openapi3.Schema{Type: &openapi3.Types{"string"}, Pattern: pattern}
+	}
 	return out
 }
 
@@ -47,8 +51,8 @@ func TestCompileStringCoversTheContract(t *testing.T) {
 	// The fast paths of verifyd depend on these compiling. Headers of
 	// other types (a boolean) are remembered by value instead.
 	for name, p := range doc.Components.Parameters {
-		if _, ok := CompileString(p.Value.Schema.Value); !ok {
-			t.Errorf("parameter %s does not compile", name)
+		if c, ok := CompileString(p.Value.Schema.Value); !ok || c.pieces == nil {
+			t.Errorf("parameter %s does not compile to straight-line code", name)
 		}
 	}
 	for name, h := range doc.Components.Headers {
@@ -88,6 +92,7 @@ func TestCompileStringRefuses(t *testing.T) {
 func FuzzStringCheck(f *testing.F) {
 	for _, s := range []string{
 		"", "a", "push", "sms", "ü", "üü", "abc", "abcd",
+		"x12", "x1", "x12345", "x1234", "", "bbb", "éab", "éaü", "é", "\xffab", "ab", "abb", "a", "cb", "acb", "abab", "\xff", "\xef\xbf\xbd",
 		"VA" + strings.Repeat("0", 32), "VA" + strings.Repeat("F", 32), "VA" + strings.Repeat("f", 31) + "g",
 		"YK" + strings.Repeat("a", 32), "AC" + strings.Repeat("b", 32), "RQ" + strings.Repeat("c", 32),
 		"RQ" + strings.Repeat("C", 32), "YK" + strings.Repeat("a", 32) + "\n", "ff483d1ff591898a9942916050d2ca3f",

@@ -1,0 +1,256 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/verifykit/verifykit/internal/sid"
+)
+
+// pipeline is everything verifyd does around the generated handlers, in the
+// design's order: scope the request, then (recovering from panics) CORS,
+// header and body limits, authentication, request validation and the
+// handler, with the response held back until it has been validated; last,
+// one access log line and the metrics.
+//
+// It is one echo middleware whose stages are plain method calls: echo v4
+// builds its middleware chain anew on every request, one closure per
+// middleware, and this hot path cannot afford nine.
+type pipeline struct {
+	timeout     time.Duration
+	routes      *routeTable
+	log         *slog.Logger
+	metrics     *metrics
+	auth        *authenticator
+	bodyLimit   int64
+	headerLimit int
+	requests    *requestValidator
+	responses   *responseValidator
+	headers     fixedHeaders
+}
+
+// fixedHeaders are header values sent on every response, each built once.
+// The slices are shared by all responses and never written to.
+type fixedHeaders struct {
+	allowOrigin, allowMethods, allowHeaders, allowCredentials, exposeHeaders, maxAge []string
+}
+
+// CORS values, as the real service sends them.
+const (
+	corsAllowMethods  = "GET, POST, OPTIONS"
+	corsAllowHeaders  = "Accept, Authorization, Content-Type, If-Match, If-Modified-Since, If-None-Match, If-Unmodified-Since, User-Agent"
+	corsExposeHeaders = "ETag, Twilio-Request-Id"
+)
+
+func newFixedHeaders() fixedHeaders {
+	return fixedHeaders{
+		allowOrigin:      []string{"*"},
+		allowMethods:     []string{corsAllowMethods},
+		allowHeaders:     []string{corsAllowHeaders},
+		allowCredentials: []string{"true"},
+		exposeHeaders:    []string{corsExposeHeaders},
+		maxAge:           []string{"86400"},
+	}
+}
+
+// middleware is the pipeline as echo middleware.
+func (p *pipeline) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { return p.serve(c, next) }
+}
+
+// serve runs one request through every stage. Errors are rendered here, by
+// renderError, so that response validation and the access log see the
+// final response.
+func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
+	start := time.Now()
+	ri, cancel := p.scope(c)
+	defer cancel()
+	if ri.op == nil {
+		// Outside the spec: echo answers 404 or 405, and no operation
+		// declares what such a response looks like.
+		if err := p.guarded(c, ri, next); err != nil {
+			c.Error(err)
+		}
+	} else {
+		p.validated(c, ri, next)
+	}
+	elapsed := time.Since(start)
+	p.observe(c, ri, elapsed)
+	return nil
+}
+
+// scope gives the request its Twilio-Request-Id, its base URL, its spec
+// operation and a deadline that bounds every store call it makes, all in
+// one context value.
+func (p *pipeline) scope(c echo.Context) (*requestInfo, context.CancelFunc) {
+	r := c.Request()
+	ri := &requestInfo{
+		id:          sid.New(sid.Request),
+		op:          p.routes.lookup(r.Method, c.Path()),
+		paramNames:  c.ParamNames(),
+		paramValues: c.ParamValues(),
+	}
+	ri.base.Scheme = "http"
+	if r.TLS != nil {
+		ri.base.Scheme = "https"
+	}
+	ri.base.Host = r.Host
+	c.Response().Header()["Twilio-Request-Id"] = []string{ri.id}
+	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
+	c.SetRequest(r.WithContext(withRequestInfo(ctx, ri)))
+	return ri, cancel
+}
+
+// validated runs a request of a spec operation with its response held
+// back, renders any error into it as well, and sends it only once it has
+// been found valid against the spec.
+func (p *pipeline) validated(c echo.Context, ri *requestInfo, next echo.HandlerFunc) {
+	orig := c.Response()
+	rec := p.responses.recorder(orig.Header())
+	defer p.responses.release(rec)
+	c.SetResponse(echo.NewResponse(rec, c.Echo()))
+	if err := p.guarded(c, ri, next); err != nil {
+		c.Error(err)
+	}
+	c.SetResponse(orig)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	r := c.Request()
+	if verr := p.responses.check(r, ri, rec); verr != nil {
+		p.log.LogAttrs(r.Context(), slog.LevelError, "response violates openapi.yaml",
+			slog.String("request_id", ri.id),
+			slog.String("operation", ri.op.id),
+			slog.Int("status", rec.status),
+			slog.String("reason", verr.Error()))
+		if p.responses.mode != ResponseValidationLog {
+			c.Error(errInternal(fmt.Errorf("response violates openapi.yaml: %w", verr)))
+			return
+		}
+	}
+	orig.WriteHeader(rec.status)
+	if _, err := orig.Write(rec.body.Bytes()); err != nil {
+		p.log.LogAttrs(r.Context(), slog.LevelDebug, "write response",
+			slog.String("request_id", ri.id), slog.String("error", err.Error()))
+	}
+}
+
+// guarded runs the stages that may refuse a request, then the handler,
+// and turns a panic in any of them into a 500 error; renderError logs it
+// with its stack, and the client sees only the Twilio 20500 body.
+func (p *pipeline) guarded(c echo.Context, ri *requestInfo, next echo.HandlerFunc) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			err = errInternal(fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
+		}
+	}()
+	if p.cors(c) {
+		return c.NoContent(http.StatusNoContent)
+	}
+	if err := p.limit(c); err != nil {
+		return err
+	}
+	if err := p.auth.check(c, ri); err != nil {
+		return err
+	}
+	if ri.op != nil {
+		if err := p.requests.check(c, ri); err != nil {
+			return err
+		}
+	}
+	return next(c)
+}
+
+// cors sets the Access-Control-* headers on every response, and reports
+// whether the request is a preflight, which is answered before
+// authentication because it carries no credentials.
+func (p *pipeline) cors(c echo.Context) (preflight bool) {
+	h := c.Response().Header()
+	h["Access-Control-Allow-Origin"] = p.headers.allowOrigin
+	h["Access-Control-Allow-Methods"] = p.headers.allowMethods
+	h["Access-Control-Allow-Headers"] = p.headers.allowHeaders
+	h["Access-Control-Allow-Credentials"] = p.headers.allowCredentials
+	h["Access-Control-Expose-Headers"] = p.headers.exposeHeaders
+	if c.Request().Method != http.MethodOptions {
+		return false
+	}
+	h["Access-Control-Max-Age"] = p.headers.maxAge
+	return true
+}
+
+// maxHeaderBytes caps a request's header fields; http.Server's
+// MaxHeaderBytes must be larger, as a backstop, so that requests over this
+// limit reach limit and get a Twilio error body.
+const maxHeaderBytes = 16 << 10
+
+// limit answers 431 · 20431 when the header fields of a request, Host
+// included, add up to more than the header limit as sent ("Name:
+// value\r\n" each); 413 · 20413 for a declared body length over the body
+// limit. It caps the reader of any other body.
+func (p *pipeline) limit(c echo.Context) error {
+	r := c.Request()
+	n := len("Host: \r\n") + len(r.Host)
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(": \r\n") + len(v)
+		}
+	}
+	if n > p.headerLimit {
+		return errHeadersTooLarge
+	}
+	if r.ContentLength > p.bodyLimit {
+		return errTooLarge
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, p.bodyLimit)
+	}
+	return nil
+}
+
+// observe writes one access log line and records the metrics of a
+// request.
+func (p *pipeline) observe(c echo.Context, ri *requestInfo, elapsed time.Duration) {
+	r := c.Request()
+	op := "none"
+	if ri.op != nil {
+		op = ri.op.id
+	}
+	status := c.Response().Status
+	p.metrics.observe(op, status, elapsed)
+	p.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("request_id", ri.id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("operation", op),
+		slog.Int("status", status),
+		slog.Int64("bytes", c.Response().Size),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+	)
+}
+
+// statusLabel avoids strconv allocations for the statuses verifyd sends.
+func statusLabel(status int) string {
+	switch status {
+	case 200:
+		return "200"
+	case 201:
+		return "201"
+	case 400:
+		return "400"
+	case 401:
+		return "401"
+	case 404:
+		return "404"
+	}
+	return strconv.Itoa(status)
+}
