@@ -55,17 +55,15 @@ func newAuthenticator(st store.Store, limit *failureLimiter) *authenticator {
 // costs no store lookup.
 func (a *authenticator) check(c echo.Context, ri *requestInfo) error {
 	r := c.Request()
-	var client string
 	if a.limit != nil {
-		client = a.limit.client(r)
-		if wait := a.limit.wait(client); wait > 0 {
+		if wait := a.limit.waitRequest(r); wait > 0 {
 			return errTooManyFailures(wait)
 		}
 	}
 	p, err := a.authenticate(r)
 	if err != nil {
 		if a.limit != nil && errors.Is(err, errAuthenticate) && r.Header.Get("Authorization") != "" {
-			a.limit.fail(client)
+			a.limit.fail(a.limit.client(r))
 		}
 		return err
 	}
@@ -100,6 +98,8 @@ func (a *authenticator) lookup(ctx context.Context, user string) (credentialRow,
 	var row credentialRow
 	switch {
 	case sid.Valid(sid.Account, user):
+		ctx, cancel := storeContext(ctx)
+		defer cancel()
 		acc, err := a.store.FetchAccount(ctx, user)
 		if err != nil {
 			return row, err
@@ -107,6 +107,8 @@ func (a *authenticator) lookup(ctx context.Context, user string) (credentialRow,
 		row = credentialRow{account: acc.SID}
 		row.secret, _ = credential.NewVerifier(acc.AuthTokenHash)
 	case sid.Valid(sid.APIKey, user):
+		ctx, cancel := storeContext(ctx)
+		defer cancel()
 		key, err := a.store.FetchAPIKey(ctx, user)
 		if err != nil {
 			return row, err

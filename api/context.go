@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/url"
+	"time"
 )
 
 // ctxKey is the type of this package's context keys, so they collide with
@@ -27,11 +28,14 @@ func principalFrom(ctx context.Context) principal {
 }
 
 // requestInfo is what the pipeline learns about a request, in one context
-// value: its id, the base URL it came in on, its operation, and who it
-// authenticated as.
+// value: its id, the base URL it came in on, its deadline, its operation,
+// and who it authenticated as.
 type requestInfo struct {
-	id   string
-	base url.URL // scheme and host only
+	id string
+	// deadline bounds every store call of the request (storeContext);
+	// applied only when a call is made, as most fetches make none.
+	deadline time.Time
+	base     url.URL // scheme and host only
 	// principal is set by authentication; the zero value until then.
 	principal principal
 	// op is the spec operation echo routed the request to (nil for paths
@@ -40,6 +44,14 @@ type requestInfo struct {
 	op          *operation
 	paramNames  []string
 	paramValues []string
+}
+
+// storeContext bounds a store call by its request's deadline.
+func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ri := requestInfoFrom(ctx); ri != nil && !ri.deadline.IsZero() {
+		return context.WithDeadline(ctx, ri.deadline)
+	}
+	return ctx, func() {}
 }
 
 func requestInfoFrom(ctx context.Context) *requestInfo {

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/verifykit/verifykit/gen/models"
+	"github.com/verifykit/verifykit/internal/cache"
 	"github.com/verifykit/verifykit/internal/store"
 )
 
@@ -89,6 +92,7 @@ func errInternal(cause error) *apiError {
 // body. Every failure leaves as the Twilio error JSON that openapi.yaml
 // declares for its status; anything unrecognised becomes 500 and is logged.
 func renderError(log *slog.Logger) echo.HTTPErrorHandler {
+	bodies := errorBodies{cache: cache.New[errorKey, []byte](errorBodyCacheSize)}
 	return func(err error, c echo.Context) {
 		e := classify(err, c.Request())
 		if e.status >= http.StatusInternalServerError {
@@ -110,22 +114,57 @@ func renderError(log *slog.Logger) echo.HTTPErrorHandler {
 		if e.retryAfter > 0 {
 			h.Set("Retry-After", strconv.Itoa(e.retryAfter))
 		}
-		body := models.Error{
-			Code:     e.code,
-			Message:  e.message,
-			MoreInfo: moreInfoBase + strconv.Itoa(e.code),
-			Status:   e.status,
-		}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(e.status)
 			return
 		}
-		if werr := c.JSON(e.status, body); werr != nil {
+		body, err := bodies.encode(e)
+		if err == nil {
+			h.Set("Content-Type", echo.MIMEApplicationJSON)
+			c.Response().WriteHeader(e.status)
+			_, err = c.Response().Write(body)
+		}
+		if err != nil {
 			log.LogAttrs(c.Request().Context(), slog.LevelWarn, "write error response",
 				slog.String("request_id", requestIDFrom(c.Request().Context())),
-				slog.String("error", werr.Error()))
+				slog.String("error", err.Error()))
 		}
 	}
+}
+
+// errorBodies caches the encoded bodies of errors, which are few and
+// repeat: a body is a pure function of status, code and message.
+type errorBodies struct {
+	cache *cache.Cache[errorKey, []byte]
+}
+
+type errorKey struct {
+	status, code int
+	message      string
+}
+
+// errorBodyCacheSize bounds the cache; messages that name a path vary.
+const errorBodyCacheSize = 1024
+
+// encode returns the Twilio error JSON of e, as echo's JSON encoder writes
+// it (with a trailing newline).
+func (b errorBodies) encode(e *apiError) ([]byte, error) {
+	key := errorKey{status: e.status, code: e.code, message: e.message}
+	if body, ok := b.cache.Get(key); ok {
+		return body, nil
+	}
+	body, err := json.Marshal(models.Error{
+		Code:     e.code,
+		Message:  e.message,
+		MoreInfo: moreInfoBase + strconv.Itoa(e.code),
+		Status:   e.status,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode error body: %w", err)
+	}
+	body = append(body, '\n')
+	b.cache.Put(key, body)
+	return body, nil
 }
 
 // classify maps any error to the Twilio error it is sent as.

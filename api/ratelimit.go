@@ -98,6 +98,18 @@ func (l *failureLimiter) wait(client string) int {
 	return int((d + time.Second - 1) / time.Second)
 }
 
+// waitRequest is wait for the client of r. It names the client only when
+// some client is being limited, which keeps the common case free of work.
+func (l *failureLimiter) waitRequest(r *http.Request) int {
+	l.mu.Lock()
+	none := len(l.clients) == 0
+	l.mu.Unlock()
+	if none {
+		return 0
+	}
+	return l.wait(l.client(r))
+}
+
 // fail records a failed authentication of the client.
 func (l *failureLimiter) fail(client string) {
 	l.mu.Lock()

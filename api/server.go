@@ -28,7 +28,7 @@ type server struct {
 	now       func() time.Time
 	// tokens caches access tokens by SID, as sent. They are immutable once
 	// created, so the cache is write-through and never stale.
-	tokens *cache.Cache[string, cachedToken]
+	tokens *cache.Cache[string, *cachedToken]
 }
 
 // cachedToken is what a fetch needs of a token: who owns it, and its
@@ -45,8 +45,15 @@ type cachedToken struct {
 // tokenCacheSize bounds the token cache (about 1.5 KiB each).
 const tokenCacheSize = 4096
 
-func newTokenCache(size int) *cache.Cache[string, cachedToken] {
-	return cache.New[string, cachedToken](size)
+func newTokenCache(size int) *cache.Cache[string, *cachedToken] {
+	return cache.New[string, *cachedToken](size)
+}
+
+// VisitFetchAccessTokenResponse implements
+// verifyserver.FetchAccessTokenResponseObject: a cached token is sent as
+// it is.
+func (c *cachedToken) VisitFetchAccessTokenResponse(w http.ResponseWriter) error {
+	return jsonResponse{status: http.StatusOK, body: c.body}.write(w)
 }
 
 var _ verifyserver.StrictServerInterface = (*server)(nil)
@@ -89,7 +96,9 @@ func (s *server) CreateAccessToken(ctx context.Context, req verifyserver.CreateA
 		return nil, fmt.Errorf("mint access token: %w", err)
 	}
 	t.Token = jwe
-	if err := s.store.CreateAccessToken(ctx, t); err != nil {
+	sctx, cancel := storeContext(ctx)
+	defer cancel()
+	if err := s.store.CreateAccessToken(sctx, t); err != nil {
 		// ErrNotFound: the service is unknown or not the principal's.
 		return nil, fmt.Errorf("create access token: %w", err)
 	}
@@ -109,9 +118,11 @@ func (s *server) FetchAccessToken(ctx context.Context, req verifyserver.FetchAcc
 		if c.account != account || c.service != req.ServiceSID {
 			return nil, fmt.Errorf("fetch access token: %w", store.ErrNotFound)
 		}
-		return jsonResponse{status: http.StatusOK, body: c.body}, nil
+		return c, nil
 	}
-	t, err := s.store.FetchAccessToken(ctx, account, req.ServiceSID, req.SID)
+	sctx, cancel := storeContext(ctx)
+	defer cancel()
+	t, err := s.store.FetchAccessToken(sctx, account, req.ServiceSID, req.SID)
 	if err != nil {
 		// ErrNotFound also when the token or service is another account's.
 		return nil, fmt.Errorf("fetch access token: %w", err)
@@ -133,7 +144,7 @@ func (s *server) encode(ctx context.Context, t store.AccessToken) ([]byte, error
 	// the body with a newline; clients see the same bytes either way.
 	body = append(body, '\n')
 	scheme, host := s.origin(ctx)
-	s.tokens.Put(t.SID, cachedToken{account: t.AccountSID, service: t.ServiceSID, scheme: scheme, host: host, body: body})
+	s.tokens.Put(t.SID, &cachedToken{account: t.AccountSID, service: t.ServiceSID, scheme: scheme, host: host, body: body})
 	return body, nil
 }
 

@@ -46,10 +46,12 @@ type operation struct {
 	responses map[int]*knownValid
 }
 
-// compiledParam is a path parameter whose schema compiled.
+// compiledParam is a path parameter whose schema compiled, with the error
+// that refuses it, built once.
 type compiledParam struct {
-	name  string
-	check *spec.StringCheck
+	name    string
+	check   *spec.StringCheck
+	invalid *apiError
 }
 
 // knownValid is what the response validator knows of one operation and
@@ -74,11 +76,15 @@ type knownHeader struct {
 // routeTable maps echo's route of a request (method and path template) to
 // the spec's operation, so that no request is routed twice.
 type routeTable struct {
-	ops map[string]*operation // "GET /v2/Services/:ServiceSid/AccessTokens/:Sid"
+	ops map[routeKey]*operation
 }
 
+// routeKey is a method and an echo path template, such as GET and
+// /v2/Services/:ServiceSid/AccessTokens/:Sid.
+type routeKey struct{ method, path string }
+
 func newRouteTable(doc *openapi3.T) *routeTable {
-	rt := &routeTable{ops: map[string]*operation{}}
+	rt := &routeTable{ops: map[routeKey]*operation{}}
 	for path, item := range doc.Paths.Map() {
 		echoPath := strings.NewReplacer("{", ":", "}", "").Replace(path)
 		for method, op := range item.Operations() {
@@ -103,7 +109,7 @@ func newRouteTable(doc *openapi3.T) *routeTable {
 					}
 				}
 			}
-			rt.ops[method+" "+echoPath] = o
+			rt.ops[routeKey{method, echoPath}] = o
 		}
 	}
 	return rt
@@ -171,7 +177,7 @@ func compileParams(doc *openapi3.T, item *openapi3.PathItem, op *openapi3.Operat
 		if !ok {
 			return nil
 		}
-		out = append(out, compiledParam{name: p.Name, check: check})
+		out = append(out, compiledParam{name: p.Name, check: check, invalid: errInvalidParameter(p.Name)})
 	}
 	return out
 }
@@ -183,7 +189,7 @@ func simpleStyle(style string, explode *bool) bool {
 }
 
 func (rt *routeTable) lookup(method, echoPath string) *operation {
-	return rt.ops[method+" "+echoPath]
+	return rt.ops[routeKey{method, echoPath}]
 }
 
 // validationOptions are the kin-openapi options of both directions.
@@ -239,7 +245,7 @@ func checkParams(ri *requestInfo) error {
 			raw = u
 		}
 		if raw == "" || !p.check.Valid(raw) {
-			return errInvalidParameter(p.name)
+			return p.invalid
 		}
 	}
 	return nil

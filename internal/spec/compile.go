@@ -163,7 +163,10 @@ func matchPieces(pieces []piece, v string) bool {
 		}
 		n := 0
 		for (p.max < 0 || n < p.max) && v != "" {
-			r, size := utf8.DecodeRuneInString(v)
+			r, size := rune(v[0]), 1
+			if r >= utf8.RuneSelf {
+				r, size = utf8.DecodeRuneInString(v)
+			}
 			if !inClass(p.class, r) {
 				break
 			}
