@@ -26,7 +26,7 @@ CLIENT_PKGS := ./gen/verifyclient ./gen/models
 # How long each Go benchmark runs, and flags for the load benchmark
 # (bin/verifybench -help lists them: -rounds, -duration, -conns, ...).
 BENCHTIME ?= 2s
-LOAD_ARGS ?= -rounds 3 -duration 5s -create-duration 5s
+LOAD_ARGS ?= -rounds 3 -duration 5s -create-duration 5s -memory-duration 60s
 # Extra arguments for `make run`, e.g. make run ARGS='-addr 127.0.0.1:9090'.
 ARGS ?=
 # How long `make soak` runs the soak test (internal/soak), and extra go test
@@ -131,7 +131,7 @@ bench-load: ## Load benchmark: verifyd vs a plain net/http server on loopback, i
 
 bench-smoke: ## Run each benchmark once, and the load benchmark for a second, to prove they still work
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
-	$(MAKE) --no-print-directory bench-load LOAD_ARGS='-rounds 1 -duration 1s -create-duration 1s'
+	$(MAKE) --no-print-directory bench-load LOAD_ARGS='-rounds 1 -duration 1s -create-duration 1s -memory-duration 2s'
 
 soak: ## Run the soak test for SOAK_DURATION (default 60s; make test runs 5s)
 	$(GO) test $(SOAK_FLAGS) -count=1 -run '^TestSoak$$' -v ./internal/soak -soak.duration=$(SOAK_DURATION)

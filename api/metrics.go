@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,10 +17,26 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	// series holds the children already resolved, so that a request does
+	// not hash its label values again; operations and statuses are few.
+	mu     sync.RWMutex
+	series map[seriesKey]series
+}
+
+type seriesKey struct {
+	operation string
+	status    int
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newMetrics() *metrics {
 	m := &metrics{
+		series:   map[seriesKey]series{},
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "verifyd_requests_total",
@@ -37,8 +55,21 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) observe(operation string, status int, elapsed time.Duration) {
-	m.requests.WithLabelValues(operation, statusLabel(status)).Inc()
-	m.duration.WithLabelValues(operation).Observe(elapsed.Seconds())
+	key := seriesKey{operation, status}
+	m.mu.RLock()
+	s, ok := m.series[key]
+	m.mu.RUnlock()
+	if !ok {
+		s = series{
+			requests: m.requests.WithLabelValues(operation, strconv.Itoa(status)),
+			duration: m.duration.WithLabelValues(operation),
+		}
+		m.mu.Lock()
+		m.series[key] = s
+		m.mu.Unlock()
+	}
+	s.requests.Inc()
+	s.duration.Observe(elapsed.Seconds())
 }
 
 func (m *metrics) handler() http.Handler {

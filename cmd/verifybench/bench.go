@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,7 @@ type options struct {
 	duration       time.Duration
 	conns          int
 	createDuration time.Duration
+	memoryDuration time.Duration
 }
 
 // result is one round of load against one server.
@@ -61,13 +63,14 @@ func (p *process) stop() {
 }
 
 // startProcess runs name with args and waits for its "listening on ADDR".
-func startProcess(ctx context.Context, name string, args ...string) (*process, error) {
+// Its standard error goes to stderr; nil discards it.
+func startProcess(ctx context.Context, stderr *os.File, name string, args ...string) (*process, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = io.Discard
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -94,7 +97,14 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
-	vd, err := startProcess(ctx, o.verifyd, "-addr", "127.0.0.1:0", "-data-dir", dir, "-log-level", "error")
+	// verifyd logs as it does by default, one access log line per request,
+	// to a file as a service's logs would go.
+	logFile, err := os.Create(filepath.Join(dir, "verifyd.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	vd, err := startProcess(ctx, logFile, o.verifyd, "-addr", "127.0.0.1:0", "-data-dir", dir)
 	if err != nil {
 		return err
 	}
@@ -157,11 +167,24 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err := os.WriteFile(bodyFile, body, 0o600); err != nil {
 		return err
 	}
+	// The baseline sends the same header fields too; net/http adds Date
+	// and Content-Length to both.
+	header := resp.Header.Clone()
+	header.Del("Date")
+	header.Del("Content-Length")
+	headerJSON, err := json.Marshal(header)
+	if err != nil {
+		return err
+	}
+	headerFile := filepath.Join(dir, "header.json")
+	if err := os.WriteFile(headerFile, headerJSON, 0o600); err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	bl, err := startProcess(ctx, self, "serve-baseline", bodyFile)
+	bl, err := startProcess(ctx, nil, self, "serve-baseline", bodyFile, headerFile)
 	if err != nil {
 		return err
 	}
@@ -172,6 +195,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		o.rounds, o.duration, o.conns, len(body))
 	var ratios []float64
 	failed := 0
+	served := 2 // the seed create and fetch
 	for r := 1; r <= o.rounds; r++ {
 		b := load(ctx, o, http.StatusOK, func() (*http.Request, error) {
 			req, err := http.NewRequest(http.MethodGet, baseFetchURL, nil)
@@ -188,6 +212,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return req, err
 		})
 		failed += b.errors + v.errors
+		served += v.requests
 		ratio := v.rps() / b.rps()
 		ratios = append(ratios, ratio)
 		fmt.Fprintf(stdout, "round %d  baseline net/http  %s\n", r, b)
@@ -204,10 +229,31 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		co.duration = o.createDuration
 		c := load(ctx, co, http.StatusCreated, newCreate)
 		failed += c.errors
+		served += c.requests
 		fmt.Fprintf(stdout, "verifyd create (durable)   %s\n", c)
 	}
-	if rss, err := rssOf(vd.cmd.Process.Pid); err == nil {
+	if o.memoryDuration > 0 {
+		m, samples := memoryLoad(ctx, o, vd.cmd.Process.Pid, fetchURL, newCreate, creds.AccountSID, creds.AuthToken)
+		failed += m.errors
+		served += m.requests
+		fmt.Fprintf(stdout, "verifyd mixed load (3 fetches : 1 create) %s\n", m)
+		fmt.Fprintf(stdout, "verifyd RSS under mixed load, MiB:")
+		for _, s := range samples {
+			fmt.Fprintf(stdout, " %s %.1f", s.at.Round(time.Second), float64(s.rss)/(1<<20))
+		}
+		fmt.Fprintln(stdout)
+	} else if rss, err := rssOf(vd.cmd.Process.Pid); err == nil {
 		fmt.Fprintf(stdout, "verifyd RSS after load: %.1f MiB\n", float64(rss)/(1<<20))
+	}
+	// Stopping verifyd flushes its log; requests cut off at the end of a
+	// round may be logged too.
+	vd.stop()
+	if logged, err := os.ReadFile(logFile.Name()); err == nil {
+		n := bytes.Count(logged, []byte(`"msg":"request"`))
+		fmt.Fprintf(stdout, "verifyd access log: %d lines for %d completed requests\n", n, served)
+		if n < served {
+			failed++
+		}
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d requests failed or got an unexpected status", failed)
@@ -215,9 +261,68 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// rssSample is verifyd's resident set size some time into a load.
+type rssSample struct {
+	at  time.Duration
+	rss int64
+}
+
+// memoryLoad runs a mixed load of three fetches to one create for
+// o.memoryDuration and samples verifyd's RSS at the start and every
+// sixth of the way.
+func memoryLoad(ctx context.Context, o options, pid int, fetchURL string, newCreate func() (*http.Request, error), user, pass string) (result, []rssSample) {
+	mo := o
+	mo.duration = o.memoryDuration
+	var n atomic.Int64
+	newReq := func() (*http.Request, int, error) {
+		if n.Add(1)%4 == 0 {
+			req, err := newCreate()
+			return req, http.StatusCreated, err
+		}
+		req, err := http.NewRequest(http.MethodGet, fetchURL, nil)
+		if err == nil {
+			req.SetBasicAuth(user, pass)
+		}
+		return req, http.StatusOK, err
+	}
+	var samples []rssSample
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		start := time.Now()
+		t := time.NewTicker(o.memoryDuration / 6)
+		defer t.Stop()
+		for i := 0; i <= 6; i++ {
+			if rss, err := rssOf(pid); err == nil {
+				samples = append(samples, rssSample{at: time.Since(start), rss: rss})
+			}
+			if i == 6 {
+				return
+			}
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	r := loadMixed(ctx, mo, newReq)
+	<-done
+	return r, samples
+}
+
 // load runs o.conns workers, each with its own keep-alive connection,
-// for o.duration, and summarises their latencies.
+// for o.duration, and summarises their latencies; every response must
+// have status want.
 func load(ctx context.Context, o options, want int, newReq func() (*http.Request, error)) result {
+	return loadMixed(ctx, o, func() (*http.Request, int, error) {
+		req, err := newReq()
+		return req, want, err
+	})
+}
+
+// loadMixed is load with requests that each say which status they want.
+func loadMixed(ctx context.Context, o options, newReq func() (*http.Request, int, error)) result {
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	var (
@@ -237,7 +342,7 @@ func load(ctx context.Context, o options, want int, newReq func() (*http.Request
 			local := make([]time.Duration, 0, 1<<14)
 			bad := 0
 			for ctx.Err() == nil {
-				req, err := newReq()
+				req, want, err := newReq()
 				if err != nil {
 					bad++
 					continue
@@ -275,11 +380,19 @@ func load(ctx context.Context, o options, want int, newReq func() (*http.Request
 }
 
 // serveBaseline is the plain net/http server: it writes the precomputed
-// bytes of a fetch, and nothing else.
-func serveBaseline(ctx context.Context, bodyFile string, stdout io.Writer) error {
+// header fields and body of a fetch, and does nothing else.
+func serveBaseline(ctx context.Context, bodyFile, headerFile string, stdout io.Writer) error {
 	body, err := os.ReadFile(bodyFile)
 	if err != nil {
 		return err
+	}
+	raw, err := os.ReadFile(headerFile)
+	if err != nil {
+		return err
+	}
+	var header http.Header
+	if err := json.Unmarshal(raw, &header); err != nil {
+		return fmt.Errorf("%s: %w", headerFile, err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -287,7 +400,10 @@ func serveBaseline(ctx context.Context, bodyFile string, stdout io.Writer) error
 	}
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
+		h := w.Header()
+		for name, values := range header {
+			h[name] = values
+		}
 		_, _ = w.Write(body)
 	}), ReadHeaderTimeout: 5 * time.Second}
 	go func() {

@@ -35,8 +35,8 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(args) > 2 && args[1] == "serve-baseline" {
-		return serveBaseline(ctx, args[2], stdout)
+	if len(args) > 3 && args[1] == "serve-baseline" {
+		return serveBaseline(ctx, args[2], args[3], stdout)
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 5e9, "length of each round")
 	fs.IntVar(&o.conns, "conns", 32, "concurrent keep-alive connections")
 	fs.DurationVar(&o.createDuration, "create-duration", 5e9, "length of the create round (0 skips it)")
+	fs.DurationVar(&o.memoryDuration, "memory-duration", 60e9, "length of the mixed load during which verifyd's RSS is sampled (0 skips it)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ type config struct {
 	publicURL          string
 	responseValidation string
 	logLevel           string
+	logFlushInterval   time.Duration
 	bodyLimit          int64
 	requestTimeout     time.Duration
 	shutdownTimeout    time.Duration
@@ -58,6 +59,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	authWindow := fs.String("auth-failure-window", envOr(getenv, "VERIFYD_AUTH_FAILURE_WINDOW", "1m"), "time over which -auth-failure-limit refills (env VERIFYD_AUTH_FAILURE_WINDOW)")
 	bodyLimit := fs.String("body-limit", envOr(getenv, "VERIFYD_BODY_LIMIT", "65536"), "largest request body in bytes (env VERIFYD_BODY_LIMIT)")
 	reqTimeout := fs.String("request-timeout", envOr(getenv, "VERIFYD_REQUEST_TIMEOUT", "5s"), "deadline of each request's store calls; past it: 503 (env VERIFYD_REQUEST_TIMEOUT)")
+	logFlush := fs.String("log-flush-interval", envOr(getenv, "VERIFYD_LOG_FLUSH_INTERVAL", "100ms"), "how long log lines below warn may wait to be written in a batch; 0: each at once (env VERIFYD_LOG_FLUSH_INTERVAL)")
 	shutdown := fs.String("shutdown-timeout", envOr(getenv, "VERIFYD_SHUTDOWN_TIMEOUT", "10s"), "how long shutdown waits for requests in flight (env VERIFYD_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -75,6 +77,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if c.requestTimeout, err = time.ParseDuration(*reqTimeout); err != nil || c.requestTimeout <= 0 {
 		return c, fmt.Errorf("-request-timeout: want a positive duration such as 5s, got %q", *reqTimeout)
+	}
+	if c.logFlushInterval, err = time.ParseDuration(*logFlush); err != nil || c.logFlushInterval < 0 {
+		return c, fmt.Errorf("-log-flush-interval: want a duration such as 100ms, or 0, got %q", *logFlush)
 	}
 	if c.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.shutdownTimeout <= 0 {
 		return c, fmt.Errorf("-shutdown-timeout: want a positive duration such as 10s, got %q", *shutdown)

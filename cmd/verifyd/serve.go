@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/api"
+	"github.com/verifykit/verifykit/internal/logbuf"
 	"github.com/verifykit/verifykit/internal/provision"
 )
 
@@ -24,6 +25,7 @@ const (
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 60 * time.Second
 	maxHeaderBytes    = 64 << 10 // backstop; api answers 431 with a Twilio body from 16 KiB
+	logBufferSize     = 64 << 10
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -32,7 +34,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	level, _ := parseLevel(cfg.logLevel)
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler
+	if cfg.logFlushInterval > 0 {
+		// One write per access log line would cost more than the request.
+		buffered := logbuf.New(stderr, logBufferSize, cfg.logFlushInterval)
+		defer buffered.Close()
+		handler = logbuf.Handler(slog.NewJSONHandler(buffered, &slog.HandlerOptions{Level: level}), buffered, slog.LevelWarn)
+	} else {
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(handler)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -101,8 +101,20 @@ func (c *StringCheck) Valid(v string) bool {
 // class repeated min to max times (max < 0: no bound).
 type piece struct {
 	literal  string
-	class    []rune // pairs of inclusive ranges, as regexp/syntax gives them
+	class    []rune    // pairs of inclusive ranges, as regexp/syntax gives them
+	ascii    [2]uint64 // class, for runes below utf8.RuneSelf: bit r set if r is in it
 	min, max int
+}
+
+// newClassPiece returns the piece of class repeated min to max times.
+func newClassPiece(class []rune, min, max int) piece {
+	p := piece{class: class, min: min, max: max}
+	for r := rune(0); r < utf8.RuneSelf; r++ {
+		if inClass(class, r) {
+			p.ascii[r/64] |= 1 << (r % 64)
+		}
+	}
+	return p
 }
 
 // compilePieces turns a pattern of the shape ^(literal|class|class{n,m})*$
@@ -125,20 +137,21 @@ func compilePieces(pattern string) ([]piece, bool) {
 			}
 			p.literal = string(sub.Rune)
 		case syntax.OpCharClass:
-			p = piece{class: sub.Rune, min: 1, max: 1}
+			p = newClassPiece(sub.Rune, 1, 1)
 		case syntax.OpRepeat, syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
 			if sub.Sub[0].Op != syntax.OpCharClass {
 				return nil, false
 			}
-			p = piece{class: sub.Sub[0].Rune, min: sub.Min, max: sub.Max}
+			lo, hi := sub.Min, sub.Max
 			switch sub.Op {
 			case syntax.OpStar:
-				p.min, p.max = 0, -1
+				lo, hi = 0, -1
 			case syntax.OpPlus:
-				p.min, p.max = 1, -1
+				lo, hi = 1, -1
 			case syntax.OpQuest:
-				p.min, p.max = 0, 1
+				lo, hi = 0, 1
 			}
+			p = newClassPiece(sub.Sub[0].Rune, lo, hi)
 			if p.min != p.max && i != len(re.Sub)-3 {
 				return nil, false
 			}
@@ -163,14 +176,18 @@ func matchPieces(pieces []piece, v string) bool {
 		}
 		n := 0
 		for (p.max < 0 || n < p.max) && v != "" {
-			r, size := rune(v[0]), 1
-			if r >= utf8.RuneSelf {
-				r, size = utf8.DecodeRuneInString(v)
+			if c := v[0]; c < utf8.RuneSelf {
+				if p.ascii[c/64]&(1<<(c%64)) == 0 {
+					break
+				}
+				v = v[1:]
+			} else {
+				r, size := utf8.DecodeRuneInString(v)
+				if !inClass(p.class, r) {
+					break
+				}
+				v = v[size:]
 			}
-			if !inClass(p.class, r) {
-				break
-			}
-			v = v[size:]
 			n++
 		}
 		if n < p.min {
