@@ -78,8 +78,7 @@ func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
 	} else {
 		p.validated(c, ri, next)
 	}
-	elapsed := time.Since(start)
-	p.observe(c, ri, elapsed)
+	p.observe(c, ri, start)
 	return nil
 }
 
@@ -216,7 +215,9 @@ func (p *pipeline) limit(c echo.Context) error {
 
 // observe records the metrics of a request and writes its access log
 // line.
-func (p *pipeline) observe(c echo.Context, ri *requestInfo, elapsed time.Duration) {
+func (p *pipeline) observe(c echo.Context, ri *requestInfo, start time.Time) {
+	end := time.Now()
+	elapsed := end.Sub(start)
 	r := c.Request()
 	op := "none"
 	if ri.op != nil {
@@ -224,10 +225,16 @@ func (p *pipeline) observe(c echo.Context, ri *requestInfo, elapsed time.Duratio
 	}
 	status := c.Response().Status
 	p.metrics.observe(op, status, elapsed)
-	// Five attributes: slog keeps up to five in the record without
-	// allocating. The operation is in the metrics, and follows from the
-	// method and path.
-	p.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+	// The record goes straight to the handler: Logger.LogAttrs would also
+	// look up the caller, which the line does not show.
+	h := p.log.Handler()
+	if !h.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	rec := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+	// Five attributes: a record holds up to five without allocating. The
+	// operation is in the metrics, and follows from the method and path.
+	rec.AddAttrs(
 		slog.String("request_id", ri.id),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
@@ -235,4 +242,5 @@ func (p *pipeline) observe(c echo.Context, ri *requestInfo, elapsed time.Duratio
 		// An integer: slog encodes floats through encoding/json.
 		slog.Int64("duration_us", elapsed.Microseconds()),
 	)
+	_ = h.Handle(r.Context(), rec) // a handler that cannot write has nowhere to say so
 }

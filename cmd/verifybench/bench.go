@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ type options struct {
 	conns          int
 	createDuration time.Duration
 	memoryDuration time.Duration
+	wrk            bool // also run the fetch rounds with wrk
 }
 
 // result is one round of load against one server.
@@ -221,8 +223,32 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return ctx.Err()
 		}
 	}
-	slices.Sort(ratios)
-	fmt.Fprintf(stdout, "fetch throughput ratio verifyd/baseline: median %.2f (min %.2f, max %.2f)\n", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	fmt.Fprintf(stdout, "fetch throughput ratio verifyd/baseline: %s\n", summarize(ratios))
+
+	// The same rounds with wrk, a load generator in C: it takes less of
+	// the shared CPU than the Go one, so the servers' own costs weigh more
+	// in its ratio.
+	if o.wrk {
+		authorization := "Basic " + base64.StdEncoding.EncodeToString([]byte(creds.AccountSID+":"+creds.AuthToken))
+		ratios = ratios[:0]
+		for r := 1; r <= o.rounds; r++ {
+			b, err := wrkLoad(ctx, o, baseFetchURL, authorization)
+			if err != nil {
+				return err
+			}
+			v, err := wrkLoad(ctx, o, fetchURL, authorization)
+			if err != nil {
+				return err
+			}
+			failed += b.errors + v.errors
+			served += v.requests
+			ratio := v.rps() / b.rps()
+			ratios = append(ratios, ratio)
+			fmt.Fprintf(stdout, "round %d  wrk baseline net/http  %s\n", r, b)
+			fmt.Fprintf(stdout, "round %d  wrk verifyd fetch      %s  ratio %.2f\n", r, v, ratio)
+		}
+		fmt.Fprintf(stdout, "fetch throughput ratio verifyd/baseline under wrk -t1 -c%d: %s\n", o.conns, summarize(ratios))
+	}
 
 	if o.createDuration > 0 {
 		co := o
@@ -239,7 +265,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "verifyd mixed load (3 fetches : 1 create) %s\n", m)
 		fmt.Fprintf(stdout, "verifyd RSS under mixed load, MiB:")
 		for _, s := range samples {
-			fmt.Fprintf(stdout, " %s %.1f", s.at.Round(time.Second), float64(s.rss)/(1<<20))
+			fmt.Fprintf(stdout, " %.1fs %.1f", s.at.Seconds(), float64(s.rss)/(1<<20))
 		}
 		fmt.Fprintln(stdout)
 	} else if rss, err := rssOf(vd.cmd.Process.Pid); err == nil {
@@ -259,6 +285,12 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d requests failed or got an unexpected status", failed)
 	}
 	return nil
+}
+
+// summarize gives the median, min and max of ratios, sorting them.
+func summarize(ratios []float64) string {
+	slices.Sort(ratios)
+	return fmt.Sprintf("median %.2f (min %.2f, max %.2f)", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
 }
 
 // rssSample is verifyd's resident set size some time into a load.

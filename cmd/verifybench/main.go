@@ -1,14 +1,16 @@
 // Command verifybench is verifykit's load benchmark. It starts verifyd on a
-// temporary data directory and, as a second process, a minimal net/http
-// server that answers every request with the bytes of a verifyd fetch. It
-// then loads both over loopback in interleaved rounds and prints req/s,
-// p50 and p99 latency and the ratio of verifyd to the plain server, then a
-// round of durable creates, and verifyd's RSS after the load.
+// temporary data directory, logging as it does by default, and, as a
+// second process, a minimal net/http server that answers every request
+// with the header fields and body of a verifyd fetch. It then loads both
+// over loopback in interleaved rounds, with its own Go load generator and
+// then with wrk when it is installed, and prints req/s, p50 and p99
+// latency and the ratio of verifyd to the plain server; then a round of
+// durable creates, and verifyd's RSS sampled through a mixed load.
 //
 // Usage:
 //
 //	go build -o bin/verifyd ./cmd/verifyd
-//	go run ./cmd/verifybench -verifyd bin/verifyd [-rounds 3] [-duration 5s] [-conns 32]
+//	go run ./cmd/verifybench -verifyd bin/verifyd [-rounds 3] [-duration 5s] [-conns 32] [-wrk auto] [-memory-duration 60s]
 //
 // Every request goes to 127.0.0.1; the run ends by itself.
 package main
@@ -20,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
 )
@@ -46,12 +49,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 5e9, "length of each round")
 	fs.IntVar(&o.conns, "conns", 32, "concurrent keep-alive connections")
 	fs.DurationVar(&o.createDuration, "create-duration", 5e9, "length of the create round (0 skips it)")
+	wrk := fs.String("wrk", "auto", "also run the fetch rounds with wrk: on, off, or auto (when wrk is on PATH)")
 	fs.DurationVar(&o.memoryDuration, "memory-duration", 60e9, "length of the mixed load during which verifyd's RSS is sampled (0 skips it)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if o.rounds < 1 || o.conns < 1 || o.duration <= 0 {
 		return errors.New("-rounds, -conns and -duration must be positive")
+	}
+	switch *wrk {
+	case "on":
+		o.wrk = true
+	case "off":
+	case "auto":
+		if _, err := exec.LookPath("wrk"); err == nil {
+			o.wrk = true
+		} else {
+			fmt.Fprintln(stdout, "verifybench: wrk is not on PATH; only the Go load generator runs")
+		}
+	default:
+		return fmt.Errorf("-wrk: want on, off or auto, got %q", *wrk)
 	}
 	return bench(ctx, o, stdout, stderr)
 }
