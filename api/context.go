@@ -77,12 +77,3 @@ func baseURLFrom(ctx context.Context) *url.URL {
 	}
 	return &url.URL{Scheme: "http", Host: "localhost"}
 }
-
-// operationName names the request's spec operation for logs and metrics:
-// its operationId, or "none" for paths outside the spec.
-func operationName(ctx context.Context) string {
-	if ri := requestInfoFrom(ctx); ri != nil && ri.op != nil {
-		return ri.op.id
-	}
-	return "none"
-}
