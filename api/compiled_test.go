@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -78,4 +79,61 @@ func FuzzCompiledParams(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKnownResponsesAgreeWithKin: whenever the compiled checks and the
+// remembered verdicts call a response valid, kin-openapi agrees.
+func TestKnownResponsesAgreeWithKin(t *testing.T) {
+	doc, err := spec.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newRouteTable(doc).lookup(http.MethodGet, "/v2/Services/:ServiceSid/AccessTokens/:Sid")
+	if o == nil {
+		t.Fatal("no FetchAccessToken route")
+	}
+	ri := &requestInfo{op: o, paramNames: []string{"ServiceSid", "Sid"}, paramValues: []string{"VA" + strings.Repeat("a", 32), "YK" + strings.Repeat("b", 32)}}
+	body := `{"account_sid":"AC` + strings.Repeat("c", 32) + `","date_created":"2026-11-25T18:44:06Z","entity_identity":"ff483d1ff591898a9942916050d2ca3f","factor_friendly_name":null,"factor_type":"push","service_sid":"VA` + strings.Repeat("a", 32) + `","sid":"YK` + strings.Repeat("b", 32) + `","token":"x","ttl":60,"url":"https://verify.twilio.com/v2/Services/VA` + strings.Repeat("a", 32) + `/AccessTokens/YK` + strings.Repeat("b", 32) + `"}` + "\n"
+	valid := func() http.Header {
+		return http.Header{
+			"Content-Type":                     {"application/json"},
+			"Twilio-Request-Id":                {"RQ" + strings.Repeat("d", 32)},
+			"Access-Control-Allow-Credentials": {"true"},
+		}
+	}
+	v := newResponseValidator(ResponseValidationEnforce)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	// Remember the valid response once, through kin-openapi.
+	rec := &recorder{header: valid(), status: http.StatusOK}
+	rec.body.WriteString(body)
+	if err := v.check(r, ri, rec); err != nil {
+		t.Fatalf("valid response: %v", err)
+	}
+	for name, edit := range map[string]func(http.Header){
+		"as remembered":          func(http.Header) {},
+		"request id missing":     func(h http.Header) { delete(h, "Twilio-Request-Id") },
+		"request id empty list":  func(h http.Header) { h["Twilio-Request-Id"] = []string{} },
+		"request id empty":       func(h http.Header) { h["Twilio-Request-Id"] = []string{""} },
+		"request id twice":       func(h http.Header) { h["Twilio-Request-Id"] = []string{"RQ" + strings.Repeat("d", 32), "x"} },
+		"request id invalid":     func(h http.Header) { h["Twilio-Request-Id"] = []string{"RQ-nope"} },
+		"credentials not a bool": func(h http.Header) { h["Access-Control-Allow-Credentials"] = []string{"yes"} },
+		"credentials empty list": func(h http.Header) { h["Access-Control-Allow-Credentials"] = []string{} },
+		"other content type":     func(h http.Header) { h["Content-Type"] = []string{"text/plain"} },
+	} {
+		h := valid()
+		edit(h)
+		rec := &recorder{header: h, status: http.StatusOK}
+		rec.body.WriteString(body)
+		known := o.responses[http.StatusOK].known(http.MethodGet, rec)
+		kinErr := openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: ri.pathParams(), Route: o.route, Options: &v.full},
+			Status:                 http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader(body)), Options: &v.full,
+		})
+		if known && kinErr != nil {
+			t.Errorf("%s: known valid, kin-openapi says %v", name, kinErr)
+		}
+		if got := v.check(r, ri, rec); (got == nil) != (kinErr == nil) {
+			t.Errorf("%s: check says %v, kin-openapi says %v", name, got, kinErr)
+		}
+	}
 }

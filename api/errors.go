@@ -24,7 +24,7 @@ import (
 //
 // Headers too large even for http.Server's MaxHeaderBytes get net/http's
 // plain-text 431 before any handler runs; verifyd sets that backstop well
-// above the limit that limitHeaders enforces with a Twilio body.
+// above the limit that the pipeline enforces with a Twilio body.
 const (
 	codeAuthenticate     = 20003
 	codeMethodNotAllowed = 20004

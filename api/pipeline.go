@@ -120,7 +120,7 @@ func (p *pipeline) validated(c echo.Context, ri *requestInfo, next echo.HandlerF
 		rec.status = http.StatusOK
 	}
 	r := c.Request()
-	if verr := p.responses.check(r, ri, rec); verr != nil {
+	if verr := p.checkResponse(r, ri, rec); verr != nil {
 		p.log.LogAttrs(r.Context(), slog.LevelError, "response violates openapi.yaml",
 			slog.String("request_id", ri.id),
 			slog.String("operation", ri.op.id),
@@ -136,6 +136,18 @@ func (p *pipeline) validated(c echo.Context, ri *requestInfo, next echo.HandlerF
 		p.log.LogAttrs(r.Context(), slog.LevelDebug, "write response",
 			slog.String("request_id", ri.id), slog.String("error", err.Error()))
 	}
+}
+
+// checkResponse validates a held-back response; a panic while doing so
+// counts as a violation, so the client still gets a 500 and the access log
+// its line.
+func (p *pipeline) checkResponse(r *http.Request, ri *requestInfo, rec *recorder) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic while validating: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return p.responses.check(r, ri, rec)
 }
 
 // guarded runs the stages that may refuse a request, then the handler,

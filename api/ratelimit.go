@@ -99,7 +99,8 @@ func (l *failureLimiter) wait(client string) int {
 }
 
 // waitRequest is wait for the client of r. It names the client only when
-// some client is being limited, which keeps the common case free of work.
+// some client has failed recently, which keeps the common case free of
+// work.
 func (l *failureLimiter) waitRequest(r *http.Request) int {
 	l.mu.Lock()
 	none := len(l.clients) == 0

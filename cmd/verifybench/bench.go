@@ -50,9 +50,13 @@ func (r result) String() string {
 type process struct {
 	cmd  *exec.Cmd
 	addr string
+	once sync.Once
 }
 
-func (p *process) stop() {
+// stop interrupts the process and waits for it; only the first call does.
+func (p *process) stop() { p.once.Do(p.interrupt) }
+
+func (p *process) interrupt() {
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
 	go func() { _ = p.cmd.Wait(); close(done) }()

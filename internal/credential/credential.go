@@ -149,10 +149,13 @@ func (v *Verifier) Verify(secret string) bool {
 		return false
 	}
 	st := v.states.Get().(*macState)
-	defer v.states.Put(st)
-	st.mac.Reset()
+	defer v.states.Put(st) // reset: see below
 	st.in = append(st.in[:0], secret...)
 	st.mac.Write(st.in)
-	clear(st.in) // no copy of a secret waits in the pool
-	return hmac.Equal(st.mac.Sum(st.out[:0]), v.sum)
+	ok := hmac.Equal(st.mac.Sum(st.out[:0]), v.sum)
+	// No copy of the secret waits in the pool: not in the scratch space,
+	// nor in the hash's last partial block, which Reset overwrites.
+	clear(st.in)
+	st.mac.Reset()
+	return ok
 }

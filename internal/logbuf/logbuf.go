@@ -17,16 +17,19 @@ import (
 // interval, when the buffer fills, on Flush and on Close. It is safe for
 // concurrent use.
 type Writer struct {
-	mu   sync.Mutex
-	buf  *bufio.Writer
-	stop chan struct{}
-	done chan struct{}
+	mu     sync.Mutex
+	w      io.Writer
+	buf    *bufio.Writer
+	closed bool // after Close, writes go straight through
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
 }
 
 // New returns a Writer over w that flushes at least every interval, with a
 // buffer of size bytes. Close it to flush the rest and stop its goroutine.
 func New(w io.Writer, size int, interval time.Duration) *Writer {
-	b := &Writer{buf: bufio.NewWriterSize(w, size), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Writer{w: w, buf: bufio.NewWriterSize(w, size), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.flushEvery(interval)
 	return b
 }
@@ -50,8 +53,11 @@ func (b *Writer) flushEvery(interval time.Duration) {
 func (b *Writer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return b.w.Write(p)
+	}
 	if len(p) > b.buf.Available() && b.buf.Buffered() > 0 {
-		if err := b.buf.Flush(); err != nil {
+		if err := b.flushLocked(); err != nil {
 			return 0, err
 		}
 	}
@@ -62,14 +68,34 @@ func (b *Writer) Write(p []byte) (int, error) {
 func (b *Writer) Flush() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.buf.Flush()
+	return b.flushLocked()
 }
 
-// Close stops the periodic flush and flushes what is left.
+// flushLocked writes what is buffered. A failed write loses what was
+// buffered, as unbuffered writes would have lost those lines, but not the
+// lines that come after it: bufio.Writer would keep the error forever.
+func (b *Writer) flushLocked() error {
+	err := b.buf.Flush()
+	if err != nil {
+		b.buf.Reset(b.w)
+	}
+	return err
+}
+
+// Close stops the periodic flush and flushes what is left; later writes,
+// such as those of requests still running, go straight through. Calling
+// Close again does nothing.
 func (b *Writer) Close() error {
-	close(b.stop)
-	<-b.done
-	return b.Flush()
+	var err error
+	b.once.Do(func() {
+		close(b.stop)
+		<-b.done
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		err = b.flushLocked()
+		b.closed = true
+	})
+	return err
 }
 
 // Handler returns h, made to flush w after every record at or above level,

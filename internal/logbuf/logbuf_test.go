@@ -2,6 +2,7 @@ package logbuf_test
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -109,5 +110,55 @@ func BenchmarkWrite(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = w.Write(line)
+	}
+}
+
+// failingWriter fails its first write, then works.
+type failingWriter struct {
+	syncBuffer
+	failed bool
+}
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if !f.failed {
+		f.failed = true
+		return 0, errors.New("disk full")
+	}
+	return f.syncBuffer.Write(p)
+}
+
+func TestRecoversFromAFailedWrite(t *testing.T) {
+	var out failingWriter
+	w := logbuf.New(&out, 4096, time.Hour)
+	_, _ = w.Write([]byte("lost\n"))
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush after a failing write = nil, want the error")
+	}
+	_, _ = w.Write([]byte("kept\n"))
+	if err := w.Flush(); err != nil {
+		t.Fatalf("Flush after the writer recovered = %v, want nil", err)
+	}
+	if got, _ := out.snapshot(); got != "kept\n" {
+		t.Errorf("underlying writer got %q, want the line after the failure", got)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWritesAfterCloseGoThrough(t *testing.T) {
+	var out syncBuffer
+	w := logbuf.New(&out, 4096, time.Hour)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("second Close = %v, want nil", err)
+	}
+	if _, err := w.Write([]byte("late\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := out.snapshot(); got != "late\n" {
+		t.Errorf("a write after Close left %q, want it written at once", got)
 	}
 }

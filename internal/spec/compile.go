@@ -18,8 +18,11 @@ import (
 // and without allocating. Only simple schemas compile (see
 // [CompileString]); everything else stays with kin-openapi.
 type StringCheck struct {
+	// minLength and maxLength are converted to int64 as kin-openapi
+	// converts them, overflow included, so that they compare alike.
 	minLength int64
-	maxLength int64 // negative: no maximum
+	maxLength int64
+	hasMax    bool
 	pattern   *regexp.Regexp
 	// pieces is pattern as straight-line matching code, for the
 	// anchored shapes that need no backtracking (compilePieces); nil
@@ -44,9 +47,9 @@ func CompileString(s *openapi3.Schema) (*StringCheck, bool) {
 	if !rest.IsEmpty() {
 		return nil, false
 	}
-	c := &StringCheck{minLength: int64(s.MinLength), maxLength: -1}
+	c := &StringCheck{minLength: int64(s.MinLength)}
 	if s.MaxLength != nil {
-		c.maxLength = int64(*s.MaxLength)
+		c.maxLength, c.hasMax = int64(*s.MaxLength), true
 	}
 	if s.Pattern != "" {
 		if strings.Contains(s.Pattern, `\u`) {
@@ -57,7 +60,9 @@ func CompileString(s *openapi3.Schema) (*StringCheck, bool) {
 			return nil, false
 		}
 		c.pattern = re
-		c.pieces, _ = compilePieces(s.Pattern)
+		if pieces, ok := compilePieces(s.Pattern); ok {
+			c.pieces = pieces
+		}
 	}
 	for _, v := range s.Enum {
 		str, ok := v.(string)
@@ -74,7 +79,7 @@ func (c *StringCheck) Valid(v string) bool {
 	if c.enum != nil && !slices.Contains(c.enum, v) {
 		return false
 	}
-	if c.minLength != 0 || c.maxLength >= 0 {
+	if c.minLength != 0 || c.hasMax {
 		// Counted as kin-openapi counts: runes, surrogates as two.
 		var n int64
 		for _, r := range v {
@@ -84,7 +89,7 @@ func (c *StringCheck) Valid(v string) bool {
 				n++
 			}
 		}
-		if n < c.minLength || (c.maxLength >= 0 && n > c.maxLength) {
+		if (c.minLength != 0 && n < c.minLength) || (c.hasMax && n > c.maxLength) {
 			return false
 		}
 	}
@@ -160,7 +165,7 @@ func compilePieces(pattern string) ([]piece, bool) {
 		}
 		out = append(out, p)
 	}
-	return out, true
+	return out, len(out) > 0
 }
 
 // matchPieces reports whether the whole of v matches pieces, reading v as
@@ -208,5 +213,5 @@ func inClass(class []rune, r rune) bool {
 
 // String describes the check, for test failures.
 func (c *StringCheck) String() string {
-	return fmt.Sprintf("string[min %d, max %d, pattern %v, enum %q]", c.minLength, c.maxLength, c.pattern, c.enum)
+	return fmt.Sprintf("string[min %d, max %d (%v), pattern %v, enum %q]", c.minLength, c.maxLength, c.hasMax, c.pattern, c.enum)
 }

@@ -37,6 +37,11 @@ func compiledSchemas(t testing.TB) map[string]*openapi3.Schema {
 	maxLen := uint64(3)
 	out["synthetic enum"] = &openapi3.Schema{Type: &openapi3.Types{"string"}, Enum: []any{"push", "sms", "ü"}}
 	out["synthetic lengths"] = &openapi3.Schema{Type: &openapi3.Types{"string"}, MinLength: 2, MaxLength: &maxLen}
+	// Lengths past int64 overflow in kin-openapi's comparison; the
+	// compiled check must overflow the same way.
+	huge := uint64(1) << 63
+	out["synthetic huge maxLength"] = &openapi3.Schema{Type: &openapi3.Types{"string"}, MaxLength: &huge}
+	out["synthetic huge minLength"] = &openapi3.Schema{Type: &openapi3.Types{"string"}, MinLength: huge}
 	for i, pattern := range []string{`^x[0-9]{2,4}$`, `^[^a]*$`, `^é[a-zü]{2}$`, `^ab?$`, `^[a-c]+b$`, `^(ab)+$`, `^a|b$`, `^$`, `^\x{FFFD}$`} {
 		out["synthetic pattern "+strconv.Itoa(i)] = &openapi3.Schema{Type: &openapi3.Types{"string"}, Pattern: pattern}
 	}
