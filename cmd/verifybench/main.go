@@ -10,7 +10,7 @@
 // Usage:
 //
 //	go build -o bin/verifyd ./cmd/verifyd
-//	go run ./cmd/verifybench -verifyd bin/verifyd [-rounds 3] [-duration 5s] [-conns 32] [-wrk auto] [-memory-duration 60s]
+//	go run ./cmd/verifybench -verifyd bin/verifyd [-rounds 5] [-duration 5s] [-conns 32] [-wrk auto] [-memory-duration 60s]
 //
 // Every request goes to 127.0.0.1; the run ends by itself.
 package main
@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.verifyd, "verifyd", "bin/verifyd", "path of the verifyd binary to load")
-	fs.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of baseline and verifyd fetch load")
+	fs.IntVar(&o.rounds, "rounds", 5, "interleaved rounds of baseline and verifyd fetch load")
 	fs.DurationVar(&o.duration, "duration", 5e9, "length of each round")
 	fs.IntVar(&o.conns, "conns", 32, "concurrent keep-alive connections")
 	fs.DurationVar(&o.createDuration, "create-duration", 5e9, "length of the create round (0 skips it)")
