@@ -27,6 +27,53 @@ func (b brokenServer) FetchAccessToken(_ context.Context, _ verifyserver.FetchAc
 	return verifyserver.FetchAccessToken200JSONResponse{Body: b.toModel(context.Background(), t)}, nil
 }
 
+// misbehaving is a handler around an implementation that breaks the spec
+// on purpose, on a real SQLite store and over real HTTP.
+type misbehaving struct {
+	logs       strings.Builder
+	url        string // of a fetch; the implementation decides what it answers
+	user, pass string
+}
+
+// startMisbehaving serves impl, built on a server over a fresh store, with
+// cfg, and returns what a test needs to fetch through it.
+func startMisbehaving(t *testing.T, cfg Config, impl func(*server) verifyserver.StrictServerInterface) *misbehaving {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	acc, secret, err := provision.Account(ctx, st, "a", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &misbehaving{user: acc.SID, pass: secret}
+	h, err := newHandler(cfg, st, impl(&server{store: st, now: time.Now, tokens: newTokenCache(8)}), slog.New(slog.NewJSONHandler(&m.logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	m.url = srv.URL + "/v2/Services/VA" + strings.Repeat("a", 32) + "/AccessTokens/YK" + strings.Repeat("b", 32)
+	return m
+}
+
+// fetch returns the status and body of a fetch.
+func (m *misbehaving) fetch(t *testing.T) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, m.url, nil)
+	req.SetBasicAuth(m.user, m.pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
 func TestResponseValidation(t *testing.T) {
 	for _, tc := range []struct {
 		mode       ResponseValidation
@@ -36,44 +83,18 @@ func TestResponseValidation(t *testing.T) {
 		{ResponseValidationLog, http.StatusOK},
 	} {
 		t.Run(string(tc.mode), func(t *testing.T) {
-			ctx := context.Background()
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
-			if err != nil {
-				t.Fatal(err)
+			m := startMisbehaving(t, Config{ResponseValidation: tc.mode}, func(s *server) verifyserver.StrictServerInterface { return brokenServer{s} })
+			status, body := m.fetch(t)
+			if status != tc.wantStatus {
+				t.Errorf("status = %d, want %d (body %s)", status, tc.wantStatus, body)
 			}
-			defer st.Close()
-			acc, secret, err := provision.Account(ctx, st, "a", time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var logs strings.Builder
-			log := slog.New(slog.NewJSONHandler(&logs, nil))
-			impl := brokenServer{&server{store: st, now: time.Now, tokens: newTokenCache(8)}}
-			h, err := newHandler(Config{ResponseValidation: tc.mode}, st, impl, log)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(h)
-			defer srv.Close()
-
-			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v2/Services/VA"+strings.Repeat("a", 32)+"/AccessTokens/YK"+strings.Repeat("b", 32), nil)
-			req.SetBasicAuth(acc.SID, secret)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tc.wantStatus {
-				t.Errorf("status = %d, want %d (body %s)", resp.StatusCode, tc.wantStatus, body)
-			}
-			if tc.wantStatus == 500 && !strings.Contains(string(body), `"code":20500`) {
+			if tc.wantStatus == 500 && !strings.Contains(body, `"code":20500`) {
 				t.Errorf("body = %s, want Twilio error 20500", body)
 			}
-			if !strings.Contains(logs.String(), "response violates openapi.yaml") {
-				t.Errorf("logs = %s, want a line saying why the response was rejected", logs.String())
+			if !strings.Contains(m.logs.String(), "response violates openapi.yaml") {
+				t.Errorf("logs = %s, want a line saying why the response was rejected", m.logs.String())
 			}
-			if strings.Contains(string(body), "pattern") || strings.Contains(string(body), "not-a-sid") && tc.wantStatus == 500 {
+			if strings.Contains(body, "pattern") || strings.Contains(body, "not-a-sid") && tc.wantStatus == 500 {
 				t.Errorf("500 body leaks validation details: %s", body)
 			}
 		})
@@ -102,40 +123,18 @@ func (b *badHeaderServer) FetchAccessToken(ctx context.Context, req verifyserver
 // has been remembered, the same body with a new, invalid header value is
 // still rejected.
 func TestResponseValidationRemembersOnlyValidParts(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	acc, secret, err := provision.Account(ctx, st, "a", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	impl := &badHeaderServer{server: &server{store: st, now: time.Now, tokens: newTokenCache(8)}}
-	h, err := newHandler(Config{}, st, impl, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	get := func() int {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v2/Services/VA"+strings.Repeat("a", 32)+"/AccessTokens/YK"+strings.Repeat("b", 32), nil)
-		req.SetBasicAuth(acc.SID, secret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	var impl *badHeaderServer
+	m := startMisbehaving(t, Config{}, func(s *server) verifyserver.StrictServerInterface {
+		impl = &badHeaderServer{server: s}
+		return impl
+	})
 	for i := range 3 {
-		if got := get(); got != http.StatusOK {
+		if got, _ := m.fetch(t); got != http.StatusOK {
 			t.Fatalf("valid fetch %d = %d, want 200", i, got)
 		}
 	}
 	impl.bad = true
-	if got := get(); got != http.StatusInternalServerError {
+	if got, _ := m.fetch(t); got != http.StatusInternalServerError {
 		t.Errorf("fetch with an invalid Twilio-Request-Id after valid ones = %d, want 500", got)
 	}
 }
@@ -153,35 +152,12 @@ func (b badErrorServer) FetchAccessToken(context.Context, verifyserver.FetchAcce
 // TestErrorResponsesAreValidated: error responses of a spec operation are
 // held to the spec like any other.
 func TestErrorResponsesAreValidated(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
+	m := startMisbehaving(t, Config{}, func(s *server) verifyserver.StrictServerInterface { return badErrorServer{s} })
+	status, body := m.fetch(t)
+	if status != http.StatusInternalServerError || !strings.Contains(body, `"code":20500`) {
+		t.Errorf("invalid 404 = %d %s, want 500 · 20500", status, body)
 	}
-	defer st.Close()
-	acc, secret, err := provision.Account(ctx, st, "a", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs strings.Builder
-	h, err := newHandler(Config{}, st, badErrorServer{&server{store: st, now: time.Now, tokens: newTokenCache(8)}}, slog.New(slog.NewJSONHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v2/Services/VA"+strings.Repeat("a", 32)+"/AccessTokens/YK"+strings.Repeat("b", 32), nil)
-	req.SetBasicAuth(acc.SID, secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), `"code":20500`) {
-		t.Errorf("invalid 404 = %d %s, want 500 · 20500", resp.StatusCode, body)
-	}
-	if !strings.Contains(logs.String(), "response violates openapi.yaml") {
-		t.Errorf("logs = %s, want the violation logged", logs.String())
+	if !strings.Contains(m.logs.String(), "response violates openapi.yaml") {
+		t.Errorf("logs = %s, want the violation logged", m.logs.String())
 	}
 }

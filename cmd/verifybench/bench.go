@@ -199,48 +199,28 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stdout, "verifybench: %d rounds × %s, %d connections, fetch body %d bytes, GOMAXPROCS of children = all cores\n",
 		o.rounds, o.duration, o.conns, len(body))
-	var ratios []float64
 	failed := 0
 	served := 2 // the seed create and fetch
-	for r := 1; r <= o.rounds; r++ {
-		b := load(ctx, o, http.StatusOK, func() (*http.Request, error) {
-			req, err := http.NewRequest(http.MethodGet, baseFetchURL, nil)
+	// fetchFrom is the Go load generator's fetch load on one server.
+	fetchFrom := func(url string) (result, error) {
+		return load(ctx, o, http.StatusOK, func() (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodGet, url, nil)
 			if err == nil {
 				req.SetBasicAuth(creds.AccountSID, creds.AuthToken)
 			}
 			return req, err
-		})
-		v := load(ctx, o, http.StatusOK, func() (*http.Request, error) {
-			req, err := http.NewRequest(http.MethodGet, fetchURL, nil)
-			if err == nil {
-				req.SetBasicAuth(creds.AccountSID, creds.AuthToken)
-			}
-			return req, err
-		})
-		failed += b.errors + v.errors
-		served += v.requests
-		ratio := v.rps() / b.rps()
-		ratios = append(ratios, ratio)
-		fmt.Fprintf(stdout, "round %d  baseline net/http  %s\n", r, b)
-		fmt.Fprintf(stdout, "round %d  verifyd fetch      %s  ratio %.2f\n", r, v, ratio)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		}), nil
 	}
-	fmt.Fprintf(stdout, "fetch throughput ratio verifyd/baseline: %s\n", summarize(ratios))
-
-	// The same rounds with wrk, a load generator in C: it takes less of
-	// the shared CPU than the Go one, so the servers' own costs weigh more
-	// in its ratio.
-	if o.wrk {
-		authorization := "Basic " + base64.StdEncoding.EncodeToString([]byte(creds.AccountSID+":"+creds.AuthToken))
-		ratios = ratios[:0]
+	// rounds runs the interleaved rounds with one load generator and
+	// prints each round and the median ratio.
+	rounds := func(label, name string, run func(url string) (result, error)) error {
+		var ratios []float64
 		for r := 1; r <= o.rounds; r++ {
-			b, err := wrkLoad(ctx, o, baseFetchURL, authorization)
+			b, err := run(baseFetchURL)
 			if err != nil {
 				return err
 			}
-			v, err := wrkLoad(ctx, o, fetchURL, authorization)
+			v, err := run(fetchURL)
 			if err != nil {
 				return err
 			}
@@ -248,10 +228,27 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			served += v.requests
 			ratio := v.rps() / b.rps()
 			ratios = append(ratios, ratio)
-			fmt.Fprintf(stdout, "round %d  wrk baseline net/http  %s\n", r, b)
-			fmt.Fprintf(stdout, "round %d  wrk verifyd fetch      %s  ratio %.2f\n", r, v, ratio)
+			fmt.Fprintf(stdout, "round %d  %sbaseline net/http  %s\n", r, label, b)
+			fmt.Fprintf(stdout, "round %d  %sverifyd fetch      %s  ratio %.2f\n", r, label, v, ratio)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
-		fmt.Fprintf(stdout, "fetch throughput ratio verifyd/baseline under wrk -t1 -c%d: %s\n", o.conns, summarize(ratios))
+		fmt.Fprintf(stdout, "fetch throughput ratio verifyd/baseline%s: %s\n", name, summarize(ratios))
+		return nil
+	}
+	if err := rounds("", "", fetchFrom); err != nil {
+		return err
+	}
+	// The same rounds with wrk, a load generator in C: it takes less of
+	// the shared CPU than the Go one, so the servers' own costs weigh more
+	// in its ratio.
+	if o.wrk {
+		authorization := "Basic " + base64.StdEncoding.EncodeToString([]byte(creds.AccountSID+":"+creds.AuthToken))
+		name := fmt.Sprintf(" under wrk -t1 -c%d", o.conns)
+		if err := rounds("wrk ", name, func(url string) (result, error) { return wrkLoad(ctx, o, url, authorization) }); err != nil {
+			return err
+		}
 	}
 
 	if o.createDuration > 0 {
