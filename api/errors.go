@@ -40,7 +40,7 @@ const (
 const moreInfoBase = "https://www.twilio.com/docs/errors/"
 
 // apiError is a failure with its Twilio status, code and message already
-// decided. Handlers and middleware return it; renderError writes it.
+// decided. Handlers and pipeline stages return it; renderError writes it.
 type apiError struct {
 	status     int
 	code       int

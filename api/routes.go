@@ -80,7 +80,7 @@ func NewHandler(cfg Config, st store.Store, keys *token.KeySet, log *slog.Logger
 	return newHandler(cfg, st, srv, log)
 }
 
-// newHandler wires the middleware and routes around impl; tests pass an
+// newHandler wires the pipeline and routes around impl; tests pass an
 // impl that misbehaves on purpose.
 func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterface, log *slog.Logger) (http.Handler, error) {
 	if cfg.BodyLimit <= 0 {
