@@ -51,3 +51,23 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
 	return ms, nil
 }
+
+// Pending returns the migrations of ms, in order, that applied does not
+// list. It refuses a database with a version that ms does not know: a
+// newer build migrated it further, and this one must not touch it.
+func Pending(ms []Migration, applied map[int]bool) ([]Migration, error) {
+	known := make(map[int]bool, len(ms))
+	var out []Migration
+	for _, m := range ms {
+		known[m.Version] = true
+		if !applied[m.Version] {
+			out = append(out, m)
+		}
+	}
+	for v := range applied {
+		if !known[v] {
+			return nil, fmt.Errorf("database has schema version %d, which this build does not know: it was migrated by a newer verifyd", v)
+		}
+	}
+	return out, nil
+}

@@ -71,3 +71,36 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+func TestPending(t *testing.T) {
+	ms := []Migration{{Version: 1, Name: "0001_a.sql"}, {Version: 2, Name: "0002_b.sql"}, {Version: 3, Name: "0003_c.sql"}}
+	tests := []struct {
+		name    string
+		applied map[int]bool
+		want    []Migration
+		wantErr string
+	}{
+		{name: "EmptyDatabase", applied: map[int]bool{}, want: ms},
+		{name: "SomeApplied", applied: map[int]bool{1: true, 2: true}, want: ms[2:]},
+		{name: "UpToDate", applied: map[int]bool{1: true, 2: true, 3: true}, want: nil},
+		{name: "Gap", applied: map[int]bool{2: true}, want: []Migration{ms[0], ms[2]}},
+		{name: "NewerDatabase", applied: map[int]bool{1: true, 4: true}, wantErr: "schema version 4"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Pending(ms, tc.applied)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Pending = %v, %v; want an error mentioning %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Pending (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

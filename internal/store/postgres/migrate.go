@@ -62,20 +62,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration.Migration) 
 	if err != nil {
 		return err
 	}
-	known := make(map[int]bool, len(ms))
-	for _, m := range ms {
-		known[m.Version] = true
+	pending, err := migration.Pending(ms, applied)
+	if err != nil {
+		return err
 	}
-	for v := range applied {
-		if !known[v] {
-			return fmt.Errorf("database has schema version %d, which this build does not know: it was migrated by a newer verifyd", v)
-		}
-	}
-
-	for _, m := range ms {
-		if applied[m.Version] {
-			continue
-		}
+	for _, m := range pending {
 		// Without arguments, pgx sends the file with the simple query
 		// protocol, which runs every statement in it.
 		if _, err := tx.Exec(ctx, m.SQL); err != nil {

@@ -44,20 +44,11 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration.Migration) (err err
 		return err
 	}
 
-	known := make(map[int]bool, len(ms))
-	for _, m := range ms {
-		known[m.Version] = true
+	pending, err := migration.Pending(ms, applied)
+	if err != nil {
+		return err
 	}
-	for v := range applied {
-		if !known[v] {
-			return fmt.Errorf("database has schema version %d, which this build does not know: it was migrated by a newer verifyd", v)
-		}
-	}
-
-	for _, m := range ms {
-		if applied[m.Version] {
-			continue
-		}
+	for _, m := range pending {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("apply migration %s: %w", m.Name, err)
 		}
