@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"strconv"
 	"unicode/utf8"
 
@@ -36,15 +35,7 @@ Example:
 
 // createOptions are the inputs of access-tokens create, parsed and checked.
 type createOptions struct {
-	// Config says where to send the request and as whom.
-	Config verify.Config
-	// Output is "json" or "table".
-	Output string
-	// Pretty indents JSON output.
-	Pretty bool
-	// Out receives the created resource.
-	Out io.Writer
-
+	apiOptions
 	ServiceSID string
 	Params     verify.CreateParams
 }
@@ -80,10 +71,6 @@ func parseCreate(a *app, args []string) (*createOptions, error) {
 		return nil, err
 	}
 	opts := &createOptions{
-		Config:     g.config(fs, a.getenv),
-		Output:     g.output,
-		Pretty:     a.isTerminal(a.stdout),
-		Out:        a.stdout,
 		ServiceSID: service,
 		Params: verify.CreateParams{
 			Identity:           identity,
@@ -108,7 +95,7 @@ func parseCreate(a *app, args []string) (*createOptions, error) {
 		}
 		opts.Params.TTL = n
 	}
-	if err := checkOutput(opts.Output); err != nil {
+	if opts.apiOptions, err = g.api(fs, a); err != nil {
 		return nil, err
 	}
 	return opts, nil
@@ -116,15 +103,9 @@ func parseCreate(a *app, args []string) (*createOptions, error) {
 
 // createRun creates the access token and prints it.
 func createRun(ctx context.Context, opts *createOptions) error {
-	c, err := verify.NewClient(opts.Config)
-	if err != nil {
-		return err
-	}
-	raw, err := c.CreateAccessTokenRaw(ctx, opts.ServiceSID, opts.Params)
-	if err != nil {
-		return err
-	}
-	return printAccessToken(opts.Out, raw, opts.Output, opts.Pretty)
+	return opts.printResource(func(c *verify.Client) ([]byte, error) {
+		return c.CreateAccessTokenRaw(ctx, opts.ServiceSID, opts.Params)
+	})
 }
 
 // checkServiceSID checks the value of --service.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 
 	"github.com/verifykit/verifykit/internal/sid"
 	"github.com/verifykit/verifykit/verify"
@@ -26,15 +25,7 @@ Example:
 
 // fetchOptions are the inputs of access-tokens fetch, parsed and checked.
 type fetchOptions struct {
-	// Config says where to send the request and as whom.
-	Config verify.Config
-	// Output is "json" or "table".
-	Output string
-	// Pretty indents JSON output.
-	Pretty bool
-	// Out receives the fetched resource.
-	Out io.Writer
-
+	apiOptions
 	ServiceSID string
 	SID        string
 }
@@ -72,28 +63,16 @@ func parseFetch(a *app, args []string) (*fetchOptions, error) {
 	case !sid.Valid(sid.AccessToken, tokenSID):
 		return nil, usageErrorf("--sid: want YK followed by 32 hex digits")
 	}
-	if err := checkOutput(g.output); err != nil {
+	api, err := g.api(fs, a)
+	if err != nil {
 		return nil, err
 	}
-	return &fetchOptions{
-		Config:     g.config(fs, a.getenv),
-		Output:     g.output,
-		Pretty:     a.isTerminal(a.stdout),
-		Out:        a.stdout,
-		ServiceSID: service,
-		SID:        tokenSID,
-	}, nil
+	return &fetchOptions{apiOptions: api, ServiceSID: service, SID: tokenSID}, nil
 }
 
 // fetchRun fetches the access token and prints it.
 func fetchRun(ctx context.Context, opts *fetchOptions) error {
-	c, err := verify.NewClient(opts.Config)
-	if err != nil {
-		return err
-	}
-	raw, err := c.FetchAccessTokenRaw(ctx, opts.ServiceSID, opts.SID)
-	if err != nil {
-		return err
-	}
-	return printAccessToken(opts.Out, raw, opts.Output, opts.Pretty)
+	return opts.printResource(func(c *verify.Client) ([]byte, error) {
+		return c.FetchAccessTokenRaw(ctx, opts.ServiceSID, opts.SID)
+	})
 }

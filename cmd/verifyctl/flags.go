@@ -162,3 +162,38 @@ func noArgs(positional []string) error {
 	}
 	return nil
 }
+
+// apiOptions are the inputs that every command calling the API shares.
+type apiOptions struct {
+	// Config says where to send the request and as whom.
+	Config verify.Config
+	// Output is "json" or "table".
+	Output string
+	// Pretty indents JSON output.
+	Pretty bool
+	// Out receives the resource.
+	Out io.Writer
+}
+
+// api returns the shared inputs of an API command, once fs has parsed its
+// arguments; -o is checked.
+func (g *globalOptions) api(fs *flag.FlagSet, a *app) (apiOptions, error) {
+	if err := checkOutput(g.output); err != nil {
+		return apiOptions{}, err
+	}
+	return apiOptions{Config: g.config(fs, a.getenv), Output: g.output, Pretty: a.isTerminal(a.stdout), Out: a.stdout}, nil
+}
+
+// printResource makes one call with a client for o.Config and prints the
+// access token it returns.
+func (o apiOptions) printResource(call func(*verify.Client) ([]byte, error)) error {
+	c, err := verify.NewClient(o.Config)
+	if err != nil {
+		return err
+	}
+	raw, err := call(c)
+	if err != nil {
+		return err
+	}
+	return printAccessToken(o.Out, raw, o.Output, o.Pretty)
+}

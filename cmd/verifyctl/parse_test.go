@@ -58,8 +58,7 @@ func TestParseCreate(t *testing.T) {
 			name: "defaults",
 			args: base,
 			want: &createOptions{
-				Config:     verify.Config{AccountSID: testAC, AuthToken: "env-token"},
-				Output:     "json",
+				apiOptions: apiOptions{Config: verify.Config{AccountSID: testAC, AuthToken: "env-token"}, Output: "json"},
 				ServiceSID: testVA,
 				Params:     verify.CreateParams{Identity: "user-0001", FactorType: "push"},
 			},
@@ -70,14 +69,13 @@ func TestParseCreate(t *testing.T) {
 				"--factor-type", "push", "--friendly-name", "John Doe iPhone", "--ttl", "300", "-o", "table",
 				"--base-url", "http://127.0.0.1:8080", "--edge", "sydney", "--region", "au1"),
 			want: &createOptions{
-				Config:     verify.Config{AccountSID: testAC, AuthToken: "env-token", BaseURL: "http://127.0.0.1:8080", Edge: "sydney", Region: "au1"},
-				Output:     "table",
+				apiOptions: apiOptions{Config: verify.Config{AccountSID: testAC, AuthToken: "env-token", BaseURL: "http://127.0.0.1:8080", Edge: "sydney", Region: "au1"}, Output: "table"},
 				ServiceSID: testVA,
 				Params:     verify.CreateParams{Identity: "user-0001", FactorType: "push", FactorFriendlyName: "John Doe iPhone", TTL: 300},
 			},
 		},
 		{name: "identity of 64 characters", args: []string{"--service", testVA, "--identity", strings.Repeat("a", 64)}, want: &createOptions{
-			Config: verify.Config{AccountSID: testAC, AuthToken: "env-token"}, Output: "json", ServiceSID: testVA,
+			apiOptions: apiOptions{Config: verify.Config{AccountSID: testAC, AuthToken: "env-token"}, Output: "json"}, ServiceSID: testVA,
 			Params: verify.CreateParams{Identity: strings.Repeat("a", 64), FactorType: "push"},
 		}},
 		{name: "no service", args: []string{"--identity", "user-0001"}, wantErr: "--service: missing; want VA followed by 32 hex digits"},
@@ -99,7 +97,7 @@ func TestParseCreate(t *testing.T) {
 			if errText(err) != tc.wantErr {
 				t.Fatalf("parseCreate(%q) error = %v, want %q", tc.args, err, tc.wantErr)
 			}
-			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(createOptions{}, "Out")); diff != "" {
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(createOptions{}, fetchOptions{}), cmpopts.IgnoreFields(apiOptions{}, "Out")); diff != "" {
 				t.Errorf("parseCreate(%q) mismatch (-want +got):\n%s", tc.args, diff)
 			}
 		})
@@ -116,12 +114,12 @@ func TestParseFetch(t *testing.T) {
 		{
 			name: "defaults",
 			args: []string{"--service", testVA, "--sid", testYK},
-			want: &fetchOptions{Output: "json", ServiceSID: testVA, SID: testYK},
+			want: &fetchOptions{apiOptions: apiOptions{Output: "json"}, ServiceSID: testVA, SID: testYK},
 		},
 		{
 			name: "uppercase hex",
 			args: []string{"--service", "VAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "--sid", "YKFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "-o", "table"},
-			want: &fetchOptions{Output: "table", ServiceSID: "VAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", SID: "YKFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"},
+			want: &fetchOptions{apiOptions: apiOptions{Output: "table"}, ServiceSID: "VAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", SID: "YKFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"},
 		},
 		{name: "no sid", args: []string{"--service", testVA}, wantErr: "--sid: missing; want YK followed by 32 hex digits"},
 		{name: "sid too long", args: []string{"--service", testVA, "--sid", testYK + "0"}, wantErr: "--sid: want YK followed by 32 hex digits"},
@@ -133,7 +131,7 @@ func TestParseFetch(t *testing.T) {
 			if errText(err) != tc.wantErr {
 				t.Fatalf("parseFetch(%q) error = %v, want %q", tc.args, err, tc.wantErr)
 			}
-			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(fetchOptions{}, "Out")); diff != "" {
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(createOptions{}, fetchOptions{}), cmpopts.IgnoreFields(apiOptions{}, "Out")); diff != "" {
 				t.Errorf("parseFetch(%q) mismatch (-want +got):\n%s", tc.args, diff)
 			}
 		})
