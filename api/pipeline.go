@@ -121,15 +121,16 @@ func (p *pipeline) validated(c echo.Context, ri *requestInfo, next echo.HandlerF
 	}
 	r := c.Request()
 	if verr := p.checkResponse(r, ri, rec); verr != nil {
+		if p.responses.mode != ResponseValidationLog {
+			// renderError logs the 500 with the reason.
+			c.Error(errInternal(fmt.Errorf("response violates openapi.yaml (%s, status %d): %w", ri.op.id, rec.status, verr)))
+			return
+		}
 		p.log.LogAttrs(r.Context(), slog.LevelError, "response violates openapi.yaml",
 			slog.String("request_id", ri.id),
 			slog.String("operation", ri.op.id),
 			slog.Int("status", rec.status),
 			slog.String("reason", verr.Error()))
-		if p.responses.mode != ResponseValidationLog {
-			c.Error(errInternal(fmt.Errorf("response violates openapi.yaml: %w", verr)))
-			return
-		}
 	}
 	orig.WriteHeader(rec.status)
 	if _, err := orig.Write(rec.body.Bytes()); err != nil {
