@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/api"
+	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
 )
 
@@ -32,7 +33,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := api.NewHandler(api.Config{}, st, keys, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	h, err := api.NewHandler(api.Config{}, st, keys, slog.New(jsonlog.New(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}

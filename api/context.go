@@ -27,11 +27,17 @@ func principalFrom(ctx context.Context) principal {
 	return principal{}
 }
 
-// requestInfo is what the pipeline learns about a request, in one context
-// value: its id, the base URL it came in on, its deadline, its operation,
-// and who it authenticated as.
+// requestInfo is what the pipeline learns about a request: its id, the
+// base URL it came in on, its deadline, its operation, and who it
+// authenticated as. It is itself the request's context, the parent's with
+// one more value, so that scoping a request allocates no context.WithValue
+// node.
 type requestInfo struct {
+	context.Context
 	id string
+	// idHeader is the Twilio-Request-Id header value, held here so that
+	// setting the header allocates nothing.
+	idHeader [1]string
 	// deadline bounds every store call of the request (storeContext);
 	// applied only when a call is made, as most fetches make none.
 	deadline time.Time
@@ -54,13 +60,18 @@ func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return ctx, func() {}
 }
 
+// Value returns ri for this package's key and asks the parent context
+// for any other.
+func (ri *requestInfo) Value(key any) any {
+	if key == requestKey {
+		return ri
+	}
+	return ri.Context.Value(key)
+}
+
 func requestInfoFrom(ctx context.Context) *requestInfo {
 	ri, _ := ctx.Value(requestKey).(*requestInfo)
 	return ri
-}
-
-func withRequestInfo(ctx context.Context, ri *requestInfo) context.Context {
-	return context.WithValue(ctx, requestKey, ri)
 }
 
 func requestIDFrom(ctx context.Context) string {

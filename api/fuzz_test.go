@@ -25,6 +25,7 @@ import (
 
 	"github.com/verifykit/verifykit/api"
 	"github.com/verifykit/verifykit/internal/credential"
+	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/spec"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
@@ -135,7 +136,7 @@ func newFuzzEnv(f testing.TB) *fuzzEnv {
 	// meets the limit, and each input's answer depends on that input alone.
 	now := func() time.Time { return t0.Add(time.Duration(fx.ticks.Load()) * 61 * time.Second) }
 	cfg := api.Config{BodyLimit: fuzzBodyLimit, Now: now, AuthFailureLimit: 1, AuthFailureWindow: time.Minute}
-	fx.h, err = api.NewHandler(cfg, st, keys, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	fx.h, err = api.NewHandler(cfg, st, keys, slog.New(jsonlog.New(io.Discard, nil)))
 	if err != nil {
 		f.Fatal(err)
 	}

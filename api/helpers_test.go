@@ -19,6 +19,7 @@ import (
 	"github.com/verifykit/verifykit"
 	"github.com/verifykit/verifykit/api"
 	"github.com/verifykit/verifykit/gen/verifyclient"
+	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
 	"github.com/verifykit/verifykit/internal/spec"
 	"github.com/verifykit/verifykit/internal/store"
@@ -80,7 +81,7 @@ func startEnv(t *testing.T, cfg api.Config) *env {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	h, err := api.NewHandler(cfg, st, keys, slog.New(slog.NewJSONHandler(logs, nil)))
+	h, err := api.NewHandler(cfg, st, keys, slog.New(jsonlog.New(logs, nil)))
 	if err != nil {
 		t.Fatalf("NewHandler: %v", err)
 	}

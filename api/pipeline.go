@@ -88,6 +88,7 @@ func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
 func (p *pipeline) scope(c echo.Context, start time.Time) *requestInfo {
 	r := c.Request()
 	ri := &requestInfo{
+		Context:     r.Context(),
 		id:          sid.New(sid.Request),
 		deadline:    start.Add(p.timeout),
 		op:          p.routes.lookup(r.Method, c.Path()),
@@ -99,8 +100,9 @@ func (p *pipeline) scope(c echo.Context, start time.Time) *requestInfo {
 		ri.base.Scheme = "https"
 	}
 	ri.base.Host = r.Host
-	c.Response().Header()["Twilio-Request-Id"] = []string{ri.id}
-	c.SetRequest(r.WithContext(withRequestInfo(r.Context(), ri)))
+	ri.idHeader[0] = ri.id
+	c.Response().Header()["Twilio-Request-Id"] = ri.idHeader[:]
+	c.SetRequest(r.WithContext(ri))
 	return ri
 }
 

@@ -166,8 +166,12 @@ type jsonResponse struct {
 	body   []byte
 }
 
+// contentTypeJSON is the Content-Type of every JSON response; one shared
+// slice, never written to, so that setting it allocates nothing.
+var contentTypeJSON = []string{"application/json"}
+
 func (r jsonResponse) write(w http.ResponseWriter) error {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = contentTypeJSON
 	w.WriteHeader(r.status)
 	_, err := w.Write(r.body)
 	return err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/gen/verifyserver"
+	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
@@ -50,7 +51,7 @@ func startMisbehaving(t *testing.T, cfg Config, impl func(*server) verifyserver.
 		t.Fatal(err)
 	}
 	m := &misbehaving{user: acc.SID, pass: secret}
-	h, err := newHandler(cfg, st, impl(&server{store: st, now: time.Now, tokens: newTokenCache(8)}), slog.New(slog.NewJSONHandler(&m.logs, nil)))
+	h, err := newHandler(cfg, st, impl(&server{store: st, now: time.Now, tokens: newTokenCache(8)}), slog.New(jsonlog.New(&m.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,13 +38,18 @@ type result struct {
 	errors   int
 	elapsed  time.Duration
 	p50, p99 time.Duration
+	cpu      time.Duration // the server's CPU time (user and system) over the round; 0 if unknown
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
 
 func (r result) String() string {
-	return fmt.Sprintf("%9.0f req/s  p50 %7s  p99 %7s  (%d requests, %d errors)",
+	s := fmt.Sprintf("%9.0f req/s  p50 %7s  p99 %7s  (%d requests, %d errors)",
 		r.rps(), r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.requests, r.errors)
+	if r.cpu > 0 && r.requests > 0 {
+		s += fmt.Sprintf("  server CPU %.1fµs/req", float64(r.cpu.Nanoseconds())/1e3/float64(r.requests))
+	}
+	return s
 }
 
 // process is a child server with its address.
@@ -216,11 +222,11 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	rounds := func(label, name string, run func(url string) (result, error)) error {
 		var ratios []float64
 		for r := 1; r <= o.rounds; r++ {
-			b, err := run(baseFetchURL)
+			b, err := measured(bl, run, baseFetchURL)
 			if err != nil {
 				return err
 			}
-			v, err := run(fetchURL)
+			v, err := measured(vd, run, fetchURL)
 			if err != nil {
 				return err
 			}
@@ -286,6 +292,21 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d requests failed or got an unexpected status", failed)
 	}
 	return nil
+}
+
+// measured runs one round against the server p and adds the CPU time
+// that p spent on it: throughput alone moves with whatever else shares the
+// machine, while CPU per request is the server's own cost.
+func measured(p *process, run func(url string) (result, error), url string) (result, error) {
+	before, errBefore := cpuOf(p.cmd.Process.Pid)
+	r, err := run(url)
+	if err != nil {
+		return r, err
+	}
+	if after, errAfter := cpuOf(p.cmd.Process.Pid); errBefore == nil && errAfter == nil {
+		r.cpu = after - before
+	}
+	return r, nil
 }
 
 // summarize gives the median, min and max of ratios, sorting them.
@@ -447,6 +468,36 @@ func serveBaseline(ctx context.Context, bodyFile, headerFile string, stdout io.W
 		return err
 	}
 	return nil
+}
+
+// cpuOf reads the CPU time, user and system, that a process and all its
+// threads have used, from /proc. The kernel counts it in clock ticks,
+// which are 1/100 s on Linux (USER_HZ).
+func cpuOf(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("cpuOf: no command name in /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// After the name: state is field 3, utime 14, stime 15.
+	if len(f) < 13 {
+		return 0, errors.New("cpuOf: short /proc stat")
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cpuOf: %w", err)
+		}
+		ticks += n
+	}
+	const userHZ = 100
+	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
 // rssOf reads a process's resident set size from /proc.

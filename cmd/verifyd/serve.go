@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/api"
+	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/logbuf"
 	"github.com/verifykit/verifykit/internal/provision"
 )
@@ -39,9 +40,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// One write per access log line would cost more than the request.
 		buffered := logbuf.New(stderr, logBufferSize, cfg.logFlushInterval)
 		defer buffered.Close()
-		handler = logbuf.Handler(slog.NewJSONHandler(buffered, &slog.HandlerOptions{Level: level}), buffered, slog.LevelWarn)
+		handler = logbuf.Handler(jsonlog.New(buffered, &slog.HandlerOptions{Level: level}), buffered, slog.LevelWarn)
 	} else {
-		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+		handler = jsonlog.New(stderr, &slog.HandlerOptions{Level: level})
 	}
 	log := slog.New(handler)
 

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/api"
+	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
 	"github.com/verifykit/verifykit/internal/sid"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
@@ -364,7 +365,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &logSink{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(jsonlog.New(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h, err := api.NewHandler(api.Config{PublicURL: publicURL}, st, keys, log)
 	if err != nil {
 		t.Fatal(err)
