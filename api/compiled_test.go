@@ -142,3 +142,23 @@ func TestKnownResponsesAgreeWithKin(t *testing.T) {
 		}
 	}
 }
+
+// TestCreatedBodiesAreNotRemembered: a 201 body describes a new resource
+// and never repeats, so every one is validated by kin-openapi and none is
+// kept; other statuses of the same operation still remember theirs.
+func TestCreatedBodiesAreNotRemembered(t *testing.T) {
+	doc, err := spec.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newRouteTable(doc).lookup(http.MethodPost, "/v2/Services/:ServiceSid/AccessTokens")
+	if o == nil {
+		t.Fatal("no CreateAccessToken route")
+	}
+	if kv := o.responses[http.StatusCreated]; kv == nil || len(kv.bodies) != 0 {
+		t.Errorf("201: want declared with no body verdict cache, got %+v", kv)
+	}
+	if kv := o.responses[http.StatusBadRequest]; kv == nil || kv.bodies["application/json"] == nil {
+		t.Errorf("400: want a verdict cache for application/json, got %+v", kv)
+	}
+}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/url"
 	"time"
 )
 
@@ -41,7 +40,8 @@ type requestInfo struct {
 	// deadline bounds every store call of the request (storeContext);
 	// applied only when a call is made, as most fetches make none.
 	deadline time.Time
-	base     url.URL // scheme and host only
+	// scheme and host the request came in on, for resource URLs.
+	scheme, host string
 	// principal is set by authentication; the zero value until then.
 	principal principal
 	// op is the spec operation echo routed the request to (nil for paths
@@ -81,10 +81,10 @@ func requestIDFrom(ctx context.Context) string {
 	return ""
 }
 
-// baseURLFrom returns the scheme and host the request came in on.
-func baseURLFrom(ctx context.Context) *url.URL {
+// originFrom returns the scheme and host the request came in on.
+func originFrom(ctx context.Context) (scheme, host string) {
 	if ri, ok := ctx.Value(requestKey).(*requestInfo); ok {
-		return &ri.base
+		return ri.scheme, ri.host
 	}
-	return &url.URL{Scheme: "http", Host: "localhost"}
+	return "http", "localhost"
 }

@@ -95,11 +95,10 @@ func (p *pipeline) scope(c echo.Context, start time.Time) *requestInfo {
 		paramNames:  c.ParamNames(),
 		paramValues: c.ParamValues(),
 	}
-	ri.base.Scheme = "http"
+	ri.scheme, ri.host = "http", r.Host
 	if r.TLS != nil {
-		ri.base.Scheme = "https"
+		ri.scheme = "https"
 	}
-	ri.base.Host = r.Host
 	ri.idHeader[0] = ri.id
 	c.Response().Header()["Twilio-Request-Id"] = ri.idHeader[:]
 	c.SetRequest(r.WithContext(ri))

@@ -154,8 +154,7 @@ func (s *server) origin(ctx context.Context) (scheme, host string) {
 	if s.publicURL != nil {
 		return "", ""
 	}
-	b := baseURLFrom(ctx)
-	return b.Scheme, b.Host
+	return originFrom(ctx)
 }
 
 // jsonResponse is a 200 or 201 with its JSON body already encoded; it is
@@ -205,11 +204,12 @@ func (s *server) toModel(ctx context.Context, t store.AccessToken) models.Access
 // URL, or else the scheme and host the request came in on.
 func (s *server) resourceURL(ctx context.Context, serviceSID, tokenSID string) string {
 	path := "/v2/Services/" + serviceSID + "/AccessTokens/" + tokenSID
-	base := s.publicURL
-	if base == nil {
-		base = baseURLFrom(ctx)
+	var u url.URL
+	if s.publicURL != nil {
+		u = *s.publicURL
+	} else {
+		u.Scheme, u.Host = originFrom(ctx)
 	}
-	u := *base
-	u.Path = u.Path + path
+	u.Path += path
 	return u.String()
 }

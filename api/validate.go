@@ -99,7 +99,7 @@ func newRouteTable(doc *openapi3.T) *routeTable {
 				if err != nil {
 					continue
 				}
-				o.responses[code] = newKnownValid(resp.Value)
+				o.responses[code] = newKnownValid(resp.Value, code != http.StatusCreated)
 			}
 			if op.RequestBody != nil {
 				if media := op.RequestBody.Value.Content.Get("application/x-www-form-urlencoded"); media != nil {
@@ -115,10 +115,16 @@ func newRouteTable(doc *openapi3.T) *routeTable {
 	return rt
 }
 
-func newKnownValid(resp *openapi3.Response) *knownValid {
+// newKnownValid prepares the compiled checks and verdict caches of one
+// declared response. rememberBodies is false for a 201: it describes a
+// resource that did not exist before, so its body never repeats, and
+// remembering it would only hold memory.
+func newKnownValid(resp *openapi3.Response, rememberBodies bool) *knownValid {
 	kv := &knownValid{bodies: map[string]*verdicts{}, noBody: len(resp.Content) == 0}
-	for ct := range resp.Content {
-		kv.bodies[ct] = newVerdicts(verdictCacheSize)
+	if rememberBodies {
+		for ct := range resp.Content {
+			kv.bodies[ct] = newVerdicts(verdictCacheSize)
+		}
 	}
 	for name, ref := range resp.Headers {
 		if name == "Content-Type" {
