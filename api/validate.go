@@ -247,8 +247,12 @@ func (v *requestValidator) check(c echo.Context, ri *requestInfo) error {
 func checkParams(ri *requestInfo) error {
 	for _, p := range ri.op.params {
 		raw := ri.param(p.name)
-		if u, err := url.PathUnescape(raw); err == nil {
-			raw = u
+		// PathUnescape returns a value without '%' as it is; IndexByte
+		// finds that out faster.
+		if strings.IndexByte(raw, '%') >= 0 {
+			if u, err := url.PathUnescape(raw); err == nil {
+				raw = u
+			}
 		}
 		if raw == "" || !p.check.Valid(raw) {
 			return p.invalid
@@ -370,7 +374,7 @@ func (v *responseValidator) check(r *http.Request, ri *requestInfo, rec *recorde
 	if r.Method == http.MethodHead {
 		return nil // kin-openapi looked at nothing
 	}
-	if b := kv.bodies[rec.header.Get("Content-Type")]; b != nil {
+	if b := kv.bodies[contentType(rec.header)]; b != nil {
 		b.add(rec.body.Bytes())
 	}
 	for _, h := range kv.headers {
@@ -410,8 +414,17 @@ func (kv *knownValid) known(method string, rec *recorder) bool {
 	if kv.noBody {
 		return true
 	}
-	b := kv.bodies[rec.header.Get("Content-Type")]
+	b := kv.bodies[contentType(rec.header)]
 	return b != nil && b.has(rec.body.Bytes())
+}
+
+// contentType is h.Get("Content-Type") without canonicalising the key,
+// which already is canonical.
+func contentType(h http.Header) string {
+	if v := h["Content-Type"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // recorder holds a response back: headers go to the real response's map,

@@ -53,12 +53,17 @@ func (h *Handler) Enabled(ctx context.Context, level slog.Level) bool {
 
 // Handle writes r as one JSON line.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
-	if !h.fast || !flat(r) {
+	if !h.fast {
 		return h.slow.Handle(ctx, r)
 	}
 	bp := h.bufs.Get().(*[]byte)
-	buf := appendRecord((*bp)[:0], r)
-	_, err := h.out.Write(buf)
+	buf, ok := appendRecord((*bp)[:0], r)
+	var err error
+	if ok {
+		_, err = h.out.Write(buf)
+	} else {
+		err = h.slow.Handle(ctx, r)
+	}
 	// Keep ordinary buffers only, so that one huge line does not pin
 	// its memory in the pool.
 	if cap(buf) <= maxPooled {
@@ -77,38 +82,29 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler { return h.slow.With
 // WithGroup returns slog.JSONHandler's handler with the group opened.
 func (h *Handler) WithGroup(name string) slog.Handler { return h.slow.WithGroup(name) }
 
-// flat reports whether the fast path formats r as slog.JSONHandler would:
-// a time it prints without error, and only non-empty keys with string,
-// integer or boolean values.
-func flat(r slog.Record) bool {
+// appendRecord appends r as slog.JSONHandler formats it. It reports
+// false, leaving buf to be discarded, for what only slog.JSONHandler
+// formats: a time it cannot print, an empty key, or a value that is not a
+// string, an integer or a boolean.
+func appendRecord(buf []byte, r slog.Record) ([]byte, bool) {
 	if r.Time.IsZero() {
-		return false
+		return buf, false
 	}
 	if y := r.Time.Year(); y < 0 || y >= 10000 {
-		return false
+		return buf, false
 	}
-	ok := true
-	r.Attrs(func(a slog.Attr) bool {
-		switch a.Value.Kind() {
-		case slog.KindString, slog.KindInt64, slog.KindUint64, slog.KindBool:
-			ok = a.Key != ""
-		default:
-			ok = false
-		}
-		return ok
-	})
-	return ok
-}
-
-// appendRecord appends r as slog.JSONHandler formats it, given flat(r).
-func appendRecord(buf []byte, r slog.Record) []byte {
 	buf = append(buf, `{"time":"`...)
 	buf = r.Time.Round(0).AppendFormat(buf, time.RFC3339Nano)
 	buf = append(buf, `","level":`...)
 	buf = appendString(buf, r.Level.String())
 	buf = append(buf, `,"msg":`...)
 	buf = appendString(buf, r.Message)
+	ok := true
 	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "" {
+			ok = false
+			return false
+		}
 		buf = append(buf, ',')
 		buf = appendString(buf, a.Key)
 		buf = append(buf, ':')
@@ -121,10 +117,12 @@ func appendRecord(buf []byte, r slog.Record) []byte {
 			buf = strconv.AppendUint(buf, v.Uint64(), 10)
 		case slog.KindBool:
 			buf = strconv.AppendBool(buf, v.Bool())
+		default:
+			ok = false
 		}
-		return true
+		return ok
 	})
-	return append(buf, '}', '\n')
+	return append(buf, '}', '\n'), ok
 }
 
 // appendString appends s as a JSON string, escaped as slog.JSONHandler
