@@ -30,7 +30,8 @@ func principalFrom(ctx context.Context) principal {
 // base URL it came in on, its deadline, its operation, and who it
 // authenticated as. It is itself the request's context, the parent's with
 // one more value, so that scoping a request allocates no context.WithValue
-// node.
+// node. The pipeline's scope sets the parent; a requestInfo without one is
+// not a usable context.
 type requestInfo struct {
 	context.Context
 	id string

@@ -76,11 +76,22 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 const maxPooled = 16 << 10
 
 // WithAttrs returns slog.JSONHandler's handler with attrs: records of a
-// derived logger take the general path.
-func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler { return h.slow.WithAttrs(attrs) }
+// derived logger take the general path. Without attrs it returns h.
+func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
+	return h.slow.WithAttrs(attrs)
+}
 
-// WithGroup returns slog.JSONHandler's handler with the group opened.
-func (h *Handler) WithGroup(name string) slog.Handler { return h.slow.WithGroup(name) }
+// WithGroup returns slog.JSONHandler's handler with the group opened; for
+// an empty name it returns h, as the slog.Handler contract asks.
+func (h *Handler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	return h.slow.WithGroup(name)
+}
 
 // appendRecord appends r as slog.JSONHandler formats it. It reports
 // false, leaving buf to be discarded, for what only slog.JSONHandler

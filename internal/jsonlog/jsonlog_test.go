@@ -75,7 +75,7 @@ func TestSameAsSlog(t *testing.T) {
 	}
 }
 
-func TestTimesSlogCannotPrintGoTheGeneralWay(t *testing.T) {
+func TestTimesAsSlog(t *testing.T) {
 	for _, at := range []time.Time{
 		{},
 		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -112,6 +112,13 @@ func TestOptionsSlogAppliesStillApply(t *testing.T) {
 	h := jsonlog.New(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})
 	if h.Enabled(context.Background(), slog.LevelInfo) || !h.Enabled(context.Background(), slog.LevelWarn) {
 		t.Error("Enabled does not follow HandlerOptions.Level")
+	}
+}
+
+func TestDerivedHandlers(t *testing.T) {
+	h := jsonlog.New(io.Discard, nil)
+	if h.WithAttrs(nil) != slog.Handler(h) || h.WithGroup("") != slog.Handler(h) {
+		t.Error("WithAttrs(nil) and WithGroup(\"\") should return the handler itself")
 	}
 }
 
@@ -164,8 +171,12 @@ func TestConcurrentLinesStayWhole(t *testing.T) {
 func FuzzSameAsSlog(f *testing.F) {
 	f.Add("request", "path", "/v2/Services/VA0123456789abcdef0123456789abcdef", int64(200), uint64(7), true, int64(1764121446123456789), 0)
 	f.Add("a\"b\\c\n", "k\x00", "\xff\u2028<>&", int64(-1), uint64(0), false, int64(0), 4)
+	f.Add("x", "k", "v", int64(0), uint64(0), false, int64(1764121446000000000), 19800)
 	f.Fuzz(func(t *testing.T, msg, key, value string, n int64, u uint64, b bool, unixNano int64, level int) {
-		r := slog.NewRecord(time.Unix(0, unixNano).UTC(), slog.Level(level), msg, 0)
+		// The zone offset, from -24h to +24h in whole seconds, follows from
+		// the level so that the corpus stays small.
+		zone := time.FixedZone("", level%(24*3600))
+		r := slog.NewRecord(time.Unix(0, unixNano).In(zone), slog.Level(level), msg, 0)
 		r.AddAttrs(slog.String(key, value), slog.Int64(key+"n", n), slog.Uint64("u", u), slog.Bool(value, b))
 		if got, want := both(t, nil, r); got != want {
 			t.Errorf("jsonlog wrote\n%q\nslog wrote\n%q", got, want)
