@@ -202,6 +202,12 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	defer bl.stop()
 	baseFetchURL := strings.Replace(fetchURL, vd.addr, bl.addr, 1)
+	fl, err := startProcess(ctx, nil, self, "serve-floor", bodyFile, headerFile)
+	if err != nil {
+		return err
+	}
+	defer fl.stop()
+	floorFetchURL := strings.Replace(fetchURL, vd.addr, fl.addr, 1)
 
 	fmt.Fprintf(stdout, "verifybench: %d rounds × %s, %d connections, fetch body %d bytes, GOMAXPROCS of children = all cores\n",
 		o.rounds, o.duration, o.conns, len(body))
@@ -220,9 +226,13 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	// rounds runs the interleaved rounds with one load generator and
 	// prints each round and the median ratio.
 	rounds := func(label, name string, run func(url string) (result, error)) error {
-		var ratios []float64
+		var ratios, floorRatios []float64
 		for r := 1; r <= o.rounds; r++ {
 			b, err := measured(bl, run, baseFetchURL)
+			if err != nil {
+				return err
+			}
+			f, err := measured(fl, run, floorFetchURL)
 			if err != nil {
 				return err
 			}
@@ -230,16 +240,19 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			failed += b.errors + v.errors
+			failed += b.errors + f.errors + v.errors
 			served += v.requests
-			ratio := v.rps() / b.rps()
+			ratio, floorRatio := v.rps()/b.rps(), f.rps()/b.rps()
 			ratios = append(ratios, ratio)
+			floorRatios = append(floorRatios, floorRatio)
 			fmt.Fprintf(stdout, "round %d  %sbaseline net/http  %s\n", r, label, b)
+			fmt.Fprintf(stdout, "round %d  %sgenerated echo     %s  ratio %.2f\n", r, label, f, floorRatio)
 			fmt.Fprintf(stdout, "round %d  %sverifyd fetch      %s  ratio %.2f\n", r, label, v, ratio)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
+		fmt.Fprintf(stdout, "fetch throughput ratio generated-echo/baseline%s: %s\n", name, summarize(floorRatios))
 		fmt.Fprintf(stdout, "fetch throughput ratio verifyd/baseline%s: %s\n", name, summarize(ratios))
 		return nil
 	}
@@ -433,9 +446,10 @@ func loadMixed(ctx context.Context, o options, newReq func() (*http.Request, int
 	return r
 }
 
-// serveBaseline is the plain net/http server: it writes the precomputed
-// header fields and body of a fetch, and does nothing else.
-func serveBaseline(ctx context.Context, bodyFile, headerFile string, stdout io.Writer) error {
+// serveFixed serves the precomputed header fields and body of a fetch:
+// with a plain http.Handler that does nothing else (the baseline), or
+// through the generated echo server (the floor, see floorHandler).
+func serveFixed(ctx context.Context, floor bool, bodyFile, headerFile string, stdout io.Writer) error {
 	body, err := os.ReadFile(bodyFile)
 	if err != nil {
 		return err
@@ -448,18 +462,16 @@ func serveBaseline(ctx context.Context, bodyFile, headerFile string, stdout io.W
 	if err := json.Unmarshal(raw, &header); err != nil {
 		return fmt.Errorf("%s: %w", headerFile, err)
 	}
+	var h http.Handler = fixedResponse{header, body}
+	if floor {
+		h = floorHandler(header, body)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		h := w.Header()
-		for name, values := range header {
-			h[name] = values
-		}
-		_, _ = w.Write(body)
-	}), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()

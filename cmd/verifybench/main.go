@@ -1,11 +1,13 @@
 // Command verifybench is verifykit's load benchmark. It starts verifyd on a
-// temporary data directory, logging as it does by default, and, as a
-// second process, a minimal net/http server that answers every request
-// with the header fields and body of a verifyd fetch. It then loads both
-// over loopback in interleaved rounds, with its own Go load generator and
-// then with wrk when it is installed, and prints req/s, p50 and p99
-// latency and the ratio of verifyd to the plain server; then a round of
-// durable creates, and verifyd's RSS sampled through a mixed load.
+// temporary data directory, logging as it does by default, and two more
+// processes that answer every request with the header fields and body of
+// a verifyd fetch: a minimal net/http server (the baseline), and the
+// generated echo server with nothing of verifyd's around it (the floor of
+// the framework). It then loads the three over loopback in interleaved
+// rounds, with its own Go load generator and then with wrk when it is
+// installed, and prints req/s, p50 and p99 latency, each server's CPU per
+// request and the ratios to the baseline; then a round of durable creates,
+// and verifyd's RSS sampled through a mixed load.
 //
 // Usage:
 //
@@ -38,8 +40,8 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(args) > 3 && args[1] == "serve-baseline" {
-		return serveBaseline(ctx, args[2], args[3], stdout)
+	if len(args) > 3 && (args[1] == "serve-baseline" || args[1] == "serve-floor") {
+		return serveFixed(ctx, args[1] == "serve-floor", args[2], args[3], stdout)
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
