@@ -124,7 +124,7 @@ bench: bench-go bench-load ## Every benchmark: Go microbenchmarks, then the loop
 bench-go: ## Go microbenchmarks with -benchmem (BENCHTIME, default 2s)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
 
-bench-load: ## Load benchmark: verifyd vs a plain net/http server on loopback, interleaved rounds
+bench-load: ## Load benchmark: verifyd, the bare generated echo server and a plain net/http server on loopback, interleaved rounds
 	$(GO) build -o bin/verifyd ./cmd/verifyd
 	$(GO) build -o bin/verifybench ./cmd/verifybench
 	bin/verifybench -verifyd bin/verifyd $(LOAD_ARGS)

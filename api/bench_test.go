@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/api"
+	"github.com/verifykit/verifykit/internal/floor"
 	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
 )
@@ -125,7 +126,7 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// BenchmarkBaseline is the floor: a plain net/http handler writing the same
+// BenchmarkBaseline is the limit: a plain net/http handler writing the same
 // bytes as a fetch, through the same recorder.
 func BenchmarkBaseline(b *testing.B) {
 	e := newBenchEnv(b)
@@ -134,6 +135,20 @@ func BenchmarkBaseline(b *testing.B) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
 	})
+	q := e.request(http.MethodGet, e.fetch, "")
+	b.ReportAllocs()
+	for b.Loop() {
+		q.serve(b, h, http.StatusOK)
+	}
+}
+
+// BenchmarkGeneratedEcho is the framework's floor: the generated echo
+// server, with no stage of verifyd's around it, writing the same bytes as
+// a fetch through the same recorder.
+func BenchmarkGeneratedEcho(b *testing.B) {
+	e := newBenchEnv(b)
+	body := []byte(strings.Repeat("x", e.fetchLen))
+	h := floor.Generated(http.Header{"Content-Type": {"application/json"}}, body)
 	q := e.request(http.MethodGet, e.fetch, "")
 	b.ReportAllocs()
 	for b.Loop() {

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/verifykit/verifykit/internal/floor"
 )
 
 type options struct {
@@ -448,8 +450,8 @@ func loadMixed(ctx context.Context, o options, newReq func() (*http.Request, int
 
 // serveFixed serves the precomputed header fields and body of a fetch:
 // with a plain http.Handler that does nothing else (the baseline), or
-// through the generated echo server (the floor, see floorHandler).
-func serveFixed(ctx context.Context, floor bool, bodyFile, headerFile string, stdout io.Writer) error {
+// through the generated echo server (the floor, see floor.Generated).
+func serveFixed(ctx context.Context, generated bool, bodyFile, headerFile string, stdout io.Writer) error {
 	body, err := os.ReadFile(bodyFile)
 	if err != nil {
 		return err
@@ -462,9 +464,9 @@ func serveFixed(ctx context.Context, floor bool, bodyFile, headerFile string, st
 	if err := json.Unmarshal(raw, &header); err != nil {
 		return fmt.Errorf("%s: %w", headerFile, err)
 	}
-	var h http.Handler = fixedResponse{header, body}
-	if floor {
-		h = floorHandler(header, body)
+	var h http.Handler = floor.Fixed{Header: header, Body: body}
+	if generated {
+		h = floor.Generated(header, body)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
