@@ -83,17 +83,27 @@ func FuzzCompiledParams(f *testing.F) {
 
 // TestKnownResponsesAgreeWithKin: whenever the compiled checks and the
 // remembered verdicts call a response valid, kin-openapi agrees.
-func TestKnownResponsesAgreeWithKin(t *testing.T) {
+// routeOf returns the spec operation echo routes method and path to.
+func routeOf(t *testing.T, method, path string) *operation {
+	t.Helper()
 	doc, err := spec.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := newRouteTable(doc).lookup(http.MethodGet, "/v2/Services/:ServiceSid/AccessTokens/:Sid")
+	o := newRouteTable(doc).lookup(method, path)
 	if o == nil {
-		t.Fatal("no FetchAccessToken route")
+		t.Fatalf("no route for %s %s", method, path)
 	}
+	return o
+}
+
+// tokenBody is a valid AccessToken resource, as a fetch or a create sends it.
+var tokenBody = `{"account_sid":"AC` + strings.Repeat("c", 32) + `","date_created":"2026-11-25T18:44:06Z","entity_identity":"ff483d1ff591898a9942916050d2ca3f","factor_friendly_name":null,"factor_type":"push","service_sid":"VA` + strings.Repeat("a", 32) + `","sid":"YK` + strings.Repeat("b", 32) + `","token":"x","ttl":60,"url":"https://verify.twilio.com/v2/Services/VA` + strings.Repeat("a", 32) + `/AccessTokens/YK` + strings.Repeat("b", 32) + `"}` + "\n"
+
+func TestKnownResponsesAgreeWithKin(t *testing.T) {
+	o := routeOf(t, http.MethodGet, "/v2/Services/:ServiceSid/AccessTokens/:Sid")
 	ri := &requestInfo{op: o, paramNames: []string{"ServiceSid", "Sid"}, paramValues: []string{"VA" + strings.Repeat("a", 32), "YK" + strings.Repeat("b", 32)}}
-	body := `{"account_sid":"AC` + strings.Repeat("c", 32) + `","date_created":"2026-11-25T18:44:06Z","entity_identity":"ff483d1ff591898a9942916050d2ca3f","factor_friendly_name":null,"factor_type":"push","service_sid":"VA` + strings.Repeat("a", 32) + `","sid":"YK` + strings.Repeat("b", 32) + `","token":"x","ttl":60,"url":"https://verify.twilio.com/v2/Services/VA` + strings.Repeat("a", 32) + `/AccessTokens/YK` + strings.Repeat("b", 32) + `"}` + "\n"
+	body := tokenBody
 	valid := func() http.Header {
 		return http.Header{
 			"Content-Type":                     {"application/json"},
@@ -144,19 +154,27 @@ func TestKnownResponsesAgreeWithKin(t *testing.T) {
 }
 
 // TestCreatedBodiesAreNotRemembered: a 201 body describes a new resource
-// and never repeats, so every one is validated by kin-openapi and none is
-// kept; other statuses of the same operation still remember theirs.
+// and never repeats, so kin-openapi validates every one and none is kept;
+// other statuses of the same operation still remember theirs.
 func TestCreatedBodiesAreNotRemembered(t *testing.T) {
-	doc, err := spec.Load(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	o := routeOf(t, http.MethodPost, "/v2/Services/:ServiceSid/AccessTokens")
+	ri := &requestInfo{op: o, paramNames: []string{"ServiceSid"}, paramValues: []string{"VA" + strings.Repeat("a", 32)}}
+	v := newResponseValidator(ResponseValidationEnforce)
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	header := http.Header{
+		"Content-Type":                     {"application/json"},
+		"Twilio-Request-Id":                {"RQ" + strings.Repeat("d", 32)},
+		"Access-Control-Allow-Credentials": {"true"},
 	}
-	o := newRouteTable(doc).lookup(http.MethodPost, "/v2/Services/:ServiceSid/AccessTokens")
-	if o == nil {
-		t.Fatal("no CreateAccessToken route")
-	}
-	if kv := o.responses[http.StatusCreated]; kv == nil || len(kv.bodies) != 0 {
-		t.Errorf("201: want declared with no body verdict cache, got %+v", kv)
+	for i := range 2 {
+		rec := &recorder{header: header, status: http.StatusCreated}
+		rec.body.WriteString(tokenBody)
+		if o.responses[http.StatusCreated].known(http.MethodPost, rec) {
+			t.Fatalf("send %d: a 201 body was known valid without kin-openapi", i+1)
+		}
+		if err := v.check(r, ri, rec); err != nil {
+			t.Fatalf("send %d: valid 201: %v", i+1, err)
+		}
 	}
 	if kv := o.responses[http.StatusBadRequest]; kv == nil || kv.bodies["application/json"] == nil {
 		t.Errorf("400: want a verdict cache for application/json, got %+v", kv)

@@ -76,7 +76,7 @@ func requestInfoFrom(ctx context.Context) *requestInfo {
 }
 
 func requestIDFrom(ctx context.Context) string {
-	if ri, ok := ctx.Value(requestKey).(*requestInfo); ok {
+	if ri := requestInfoFrom(ctx); ri != nil {
 		return ri.id
 	}
 	return ""
@@ -84,7 +84,7 @@ func requestIDFrom(ctx context.Context) string {
 
 // originFrom returns the scheme and host the request came in on.
 func originFrom(ctx context.Context) (scheme, host string) {
-	if ri, ok := ctx.Value(requestKey).(*requestInfo); ok {
+	if ri := requestInfoFrom(ctx); ri != nil {
 		return ri.scheme, ri.host
 	}
 	return "http", "localhost"
