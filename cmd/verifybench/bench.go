@@ -225,37 +225,46 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return req, err
 		}), nil
 	}
+	// The servers of each round, in order; the ratios are to the first.
+	servers := []struct {
+		name string
+		p    *process
+		url  string
+	}{
+		{"baseline net/http", bl, baseFetchURL},
+		{"generated echo", fl, floorFetchURL},
+		{"verifyd fetch", vd, fetchURL},
+	}
 	// rounds runs the interleaved rounds with one load generator and
-	// prints each round and the median ratio.
+	// prints each round and the median ratios.
 	rounds := func(label, name string, run func(url string) (result, error)) error {
-		var ratios, floorRatios []float64
+		ratios := make([][]float64, len(servers))
 		for r := 1; r <= o.rounds; r++ {
-			b, err := measured(bl, run, baseFetchURL)
-			if err != nil {
-				return err
+			var base float64
+			for i, srv := range servers {
+				res, err := measured(srv.p, run, srv.url)
+				if err != nil {
+					return err
+				}
+				failed += res.errors
+				line := fmt.Sprintf("round %d  %s%-18s %s", r, label, srv.name, res)
+				if i == 0 {
+					base = res.rps()
+				} else {
+					ratios[i] = append(ratios[i], res.rps()/base)
+					line += fmt.Sprintf("  ratio %.2f", res.rps()/base)
+				}
+				if srv.p == vd {
+					served += res.requests
+				}
+				fmt.Fprintln(stdout, line)
 			}
-			f, err := measured(fl, run, floorFetchURL)
-			if err != nil {
-				return err
-			}
-			v, err := measured(vd, run, fetchURL)
-			if err != nil {
-				return err
-			}
-			failed += b.errors + f.errors + v.errors
-			served += v.requests
-			ratio, floorRatio := v.rps()/b.rps(), f.rps()/b.rps()
-			ratios = append(ratios, ratio)
-			floorRatios = append(floorRatios, floorRatio)
-			fmt.Fprintf(stdout, "round %d  %sbaseline net/http  %s\n", r, label, b)
-			fmt.Fprintf(stdout, "round %d  %sgenerated echo     %s  ratio %.2f\n", r, label, f, floorRatio)
-			fmt.Fprintf(stdout, "round %d  %sverifyd fetch      %s  ratio %.2f\n", r, label, v, ratio)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
-		fmt.Fprintf(stdout, "fetch throughput ratio generated-echo/baseline%s: %s\n", name, summarize(floorRatios))
-		fmt.Fprintf(stdout, "fetch throughput ratio verifyd/baseline%s: %s\n", name, summarize(ratios))
+		fmt.Fprintf(stdout, "fetch throughput ratio generated-echo/baseline%s: %s\n", name, summarize(ratios[1]))
+		fmt.Fprintf(stdout, "fetch throughput ratio verifyd/baseline%s: %s\n", name, summarize(ratios[2]))
 		return nil
 	}
 	if err := rounds("", "", fetchFrom); err != nil {
