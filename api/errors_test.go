@@ -50,8 +50,8 @@ func TestErrors(t *testing.T) {
 		{name: "token sid with encoded NUL", method: "GET", path: create + "/YK" + strings.Repeat("a", 31) + "%00", auth: a, wantStatus: 400, wantCode: 60200, wantMessage: "Invalid parameter: Sid"},
 		{name: "token sid with encoded space", method: "GET", path: create + "/YK" + strings.Repeat("a", 31) + "%20", auth: a, wantStatus: 400, wantCode: 60200},
 		{name: "token sid with encoded unicode", method: "GET", path: create + "/YK" + strings.Repeat("a", 30) + "%C3%A9", auth: a, wantStatus: 400, wantCode: 60200},
-		// echo's last path parameter takes the rest of the path, slashes
-		// included, so these reach validation as an invalid Sid.
+		// An encoded slash stays inside its segment, as in kin-openapi's
+		// router: the Sid is there, and invalid.
 		{name: "token sid with encoded slash", method: "GET", path: create + "/YK" + strings.Repeat("a", 30) + "%2F1", auth: a, wantStatus: 400, wantCode: 60200, wantMessage: "Invalid parameter: Sid"},
 		{name: "token sid percent-encoded, decodes to a valid unknown sid", method: "GET", path: create + "/YK" + strings.Repeat("a", 31) + "%61", auth: a, wantStatus: 404, wantCode: 20404},
 		{name: "service sid wrong prefix", method: "GET", path: "/v2/Services/VB" + svc[2:] + "/AccessTokens/YK" + strings.Repeat("a", 32), auth: a, wantStatus: 400, wantCode: 60200, wantMessage: "Invalid parameter: ServiceSid"},
@@ -87,8 +87,15 @@ func TestErrors(t *testing.T) {
 		{name: "unknown service on create", method: "POST", path: "/v2/Services/VA" + strings.Repeat("0", 32) + "/AccessTokens", contentType: form, body: valid, auth: a, wantStatus: 404, wantCode: 20404},
 		{name: "unknown service on fetch", method: "GET", path: "/v2/Services/VA" + strings.Repeat("0", 32) + "/AccessTokens/YK" + strings.Repeat("a", 32), auth: a, wantStatus: 404, wantCode: 20404},
 		{name: "unknown path", method: "GET", path: "/v2/Services", auth: a, wantStatus: 404, wantCode: 20404},
-		{name: "trailing slash", method: "GET", path: fetch + "/", auth: a, wantStatus: 400, wantCode: 60200, wantMessage: "Invalid parameter: Sid"},
-		{name: "extra segment", method: "GET", path: fetch + "/x", auth: a, wantStatus: 400, wantCode: 60200, wantMessage: "Invalid parameter: Sid"},
+		// A path parameter is one non-empty segment, as in the spec's
+		// templates: other paths match no operation.
+		{name: "trailing slash", method: "GET", path: fetch + "/", auth: a, wantStatus: 404, wantCode: 20404, wantMessage: "The requested resource " + fetch + "/ was not found"},
+		{name: "extra segment", method: "GET", path: fetch + "/x", auth: a, wantStatus: 404, wantCode: 20404, wantMessage: "The requested resource " + fetch + "/x was not found"},
+		{name: "extra segments", method: "GET", path: fetch + "/x/y", auth: a, wantStatus: 404, wantCode: 20404},
+		{name: "list with a trailing slash", method: "GET", path: create + "/", auth: a, wantStatus: 404, wantCode: 20404},
+		{name: "create with a trailing slash", method: "POST", path: create + "/", contentType: form, body: valid, auth: a, wantStatus: 404, wantCode: 20404},
+		{name: "empty service sid", method: "GET", path: "/v2/Services//AccessTokens/YK" + strings.Repeat("a", 32), auth: a, wantStatus: 404, wantCode: 20404},
+		{name: "extra segment without credentials", method: "GET", path: fetch + "/x", wantStatus: 401, wantCode: 20003},
 		{name: "DELETE on a token", method: "DELETE", path: fetch, auth: a, wantStatus: 405, wantCode: 20004, wantMessage: "Method not allowed"},
 		{name: "GET on the list", method: "GET", path: create, auth: a, wantStatus: 405, wantCode: 20004},
 		{name: "POST on a token", method: "POST", path: fetch, contentType: form, body: valid, auth: a, wantStatus: 405, wantCode: 20004},

@@ -210,7 +210,7 @@ func fuzzSeeds() []fuzzSeed {
 		{method: "GET", target: list + "/YK" + strings.Repeat("a", 31) + "%00", auth: authAccountA, want: 400},
 		{method: "GET", target: list + "/YK" + strings.Repeat("a", 30) + "%2F1", auth: authAccountA, want: 400},
 		{method: "GET", target: "/v2/Services/%56%41" + fuzzA.ServiceSID[2:] + "/AccessTokens/" + fuzzTokenSID, auth: authAccountA, want: 200},
-		{method: "GET", target: fetch + "/", auth: authAccountA, want: 400},
+		{method: "GET", target: fetch + "/", auth: authAccountA, want: 404},
 		{method: "GET", target: "/v2/Services", auth: authAccountA, want: 404},
 		{method: "GET", target: "http://other.example" + fetch, auth: authAccountA, want: 200},
 		{method: "DELETE", target: fetch, auth: authAccountA, want: 405},

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -69,6 +70,11 @@ func (p *pipeline) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
 	start := time.Now()
 	ri := p.scope(c, start)
+	if ri.op != nil && !oneSegmentEach(ri.paramValues) {
+		// echo's last path parameter takes the rest of the path; the
+		// spec's templates, like kin-openapi's router, take one segment.
+		ri.op, next = nil, routeNotFound
+	}
 	if ri.op == nil {
 		// Outside the spec: echo answers 404 or 405, and no operation
 		// declares what such a response looks like.
@@ -81,6 +87,21 @@ func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
 	p.observe(c, ri, start)
 	return nil
 }
+
+// oneSegmentEach reports whether each path parameter value is one
+// non-empty path segment. The values are as echo routed them: an encoded
+// slash is still "%2F", and stays inside its segment.
+func oneSegmentEach(values []string) bool {
+	for _, v := range values {
+		if v == "" || strings.IndexByte(v, '/') >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// routeNotFound answers a request whose path matches no operation.
+func routeNotFound(echo.Context) error { return echo.ErrNotFound }
 
 // scope gives the request its Twilio-Request-Id, its base URL, its spec
 // operation and a deadline that bounds every store call it makes, all in
