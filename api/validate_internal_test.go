@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
+
 	"github.com/verifykit/verifykit/gen/verifyserver"
 	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
+	"github.com/verifykit/verifykit/internal/spec"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
 )
@@ -64,6 +68,13 @@ func startMisbehaving(t *testing.T, cfg Config, impl func(*server) verifyserver.
 // fetch returns the status and body of a fetch.
 func (m *misbehaving) fetch(t *testing.T) (int, string) {
 	t.Helper()
+	_, resp, body := m.do(t)
+	return resp.StatusCode, string(body)
+}
+
+// do sends a fetch and returns the request, the response and its body.
+func (m *misbehaving) do(t *testing.T) (*http.Request, *http.Response, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, m.url, nil)
 	req.SetBasicAuth(m.user, m.pass)
 	resp, err := http.DefaultClient.Do(req)
@@ -71,8 +82,11 @@ func (m *misbehaving) fetch(t *testing.T) (int, string) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req, resp, body
 }
 
 func TestResponseValidation(t *testing.T) {
@@ -99,6 +113,44 @@ func TestResponseValidation(t *testing.T) {
 				t.Errorf("500 body leaks validation details: %s", body)
 			}
 		})
+	}
+}
+
+// TestReplacementIsValid: the 500 that replaces a response breaking the
+// spec is the one response not validated as it is sent (it would have
+// nothing to fall back on). Its shape does not depend on the request, so
+// kin-openapi holds it to the spec here, headers included.
+func TestReplacementIsValid(t *testing.T) {
+	m := startMisbehaving(t, Config{}, func(s *server) verifyserver.StrictServerInterface { return brokenServer{s} })
+	req, resp, body := m.do(t)
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("status = %d, want the replacement 500 (body %s)", resp.StatusCode, body)
+	}
+	ctx := context.Background()
+	doc, err := spec.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newRouteTable(doc).lookup(http.MethodGet, "/v2/Services/:ServiceSid/AccessTokens/:Sid")
+	if op == nil {
+		t.Fatal("no FetchAccessToken operation in the route table")
+	}
+	opts := validationOptions() // IncludeResponseStatus: an undeclared 500 fails too
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: op.route, Options: &opts},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &opts,
+	}
+	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
+		t.Errorf("replacement 500 breaks the spec: %v\nheader %v\nbody %s", err, resp.Header, body)
+	}
+	// The check must be able to fail: the same response with a body of
+	// the wrong shape is refused.
+	in.Body = io.NopCloser(strings.NewReader(`{"code":"x"}`))
+	if err := openapi3filter.ValidateResponse(ctx, in); err == nil {
+		t.Error("a 500 with a malformed error body passed validation; the check above proves nothing")
 	}
 }
 
