@@ -95,6 +95,7 @@ func TestErrors(t *testing.T) {
 		{name: "list with a trailing slash", method: "GET", path: create + "/", auth: a, wantStatus: 404, wantCode: 20404},
 		{name: "create with a trailing slash", method: "POST", path: create + "/", contentType: form, body: valid, auth: a, wantStatus: 404, wantCode: 20404},
 		{name: "empty service sid", method: "GET", path: "/v2/Services//AccessTokens/YK" + strings.Repeat("a", 32), auth: a, wantStatus: 404, wantCode: 20404},
+		{name: "DELETE with an extra segment", method: "DELETE", path: fetch + "/x", auth: a, wantStatus: 404, wantCode: 20404},
 		{name: "extra segment without credentials", method: "GET", path: fetch + "/x", wantStatus: 401, wantCode: 20003},
 		{name: "DELETE on a token", method: "DELETE", path: fetch, auth: a, wantStatus: 405, wantCode: 20004, wantMessage: "Method not allowed"},
 		{name: "GET on the list", method: "GET", path: create, auth: a, wantStatus: 405, wantCode: 20004},

@@ -70,7 +70,7 @@ func (p *pipeline) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
 	start := time.Now()
 	ri := p.scope(c, start)
-	if ri.op != nil && !oneSegmentEach(ri.paramValues) {
+	if !matchesTemplate(c.Path(), routedPath(c.Request())) {
 		// echo's last path parameter takes the rest of the path; the
 		// spec's templates, like kin-openapi's router, take one segment.
 		ri.op, next = nil, routeNotFound
@@ -88,16 +88,39 @@ func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
 	return nil
 }
 
-// oneSegmentEach reports whether each path parameter value is one
-// non-empty path segment. The values are as echo routed them: an encoded
-// slash is still "%2F", and stays inside its segment.
-func oneSegmentEach(values []string) bool {
-	for _, v := range values {
-		if v == "" || strings.IndexByte(v, '/') >= 0 {
+// matchesTemplate reports whether path has the segments of echo's route
+// template, each parameter one non-empty segment. An empty template (no
+// route matched) matches: echo answers 404 itself.
+func matchesTemplate(template, path string) bool {
+	if template == "" {
+		return true
+	}
+	for {
+		ti, pi := strings.IndexByte(template, '/'), strings.IndexByte(path, '/')
+		if (ti < 0) != (pi < 0) {
 			return false
 		}
+		tseg, pseg := template, path
+		if ti >= 0 {
+			tseg, pseg = template[:ti], path[:pi]
+		}
+		if pseg == "" && strings.HasPrefix(tseg, ":") {
+			return false
+		}
+		if ti < 0 {
+			return true
+		}
+		template, path = template[ti+1:], path[pi+1:]
 	}
-	return true
+}
+
+// routedPath is the path echo routes a request by: an encoded slash is
+// still "%2F" in it, inside its segment.
+func routedPath(r *http.Request) string {
+	if r.URL.RawPath != "" {
+		return r.URL.RawPath
+	}
+	return r.URL.Path
 }
 
 // routeNotFound answers a request whose path matches no operation.
