@@ -270,6 +270,14 @@ func TestMCPErrorsAreREST(t *testing.T) {
 			wantCode: 60200, wantMsg: "Invalid parameter: ServiceSid",
 		},
 		{
+			// The tool sends the REST request its arguments make, and an
+			// empty segment matches no operation there.
+			name: "empty service sid", user: e.A.AccountSID, pass: e.A.AuthToken, tool: "fetch_access_token",
+			args:       map[string]any{"service_sid": "", "sid": *tokenA.SID},
+			restMethod: http.MethodGet, restPath: "/v2/Services//AccessTokens/" + *tokenA.SID,
+			wantCode: 20404, wantMsg: "The requested resource /v2/Services//AccessTokens/" + *tokenA.SID + " was not found",
+		},
+		{
 			name: "unknown token", user: e.A.APIKeySID, pass: e.A.APISecret, tool: "fetch_access_token",
 			args:       map[string]any{"service_sid": e.A.ServiceSID, "sid": unknown},
 			restMethod: http.MethodGet, restPath: collection + "/" + unknown,

@@ -70,14 +70,16 @@ func (p *pipeline) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
 	start := time.Now()
 	ri := p.scope(c, start)
-	if !matchesTemplate(c.Path(), routedPath(c.Request())) {
-		// echo's last path parameter takes the rest of the path; the
-		// spec's templates, like kin-openapi's router, take one segment.
+	if !matchesTemplate(c.Path(), echo.GetPath(c.Request())) {
+		// echo's last path parameter takes the rest of the path, and a
+		// 405 names the route without its parameters; in the spec's
+		// templates, as in kin-openapi's router, each parameter is one
+		// non-empty segment. Such a path is outside the spec: 404.
 		ri.op, next = nil, routeNotFound
 	}
 	if ri.op == nil {
-		// Outside the spec: echo answers 404 or 405, and no operation
-		// declares what such a response looks like.
+		// Outside the spec: echo or routeNotFound answers 404 or 405, and
+		// no operation declares what such a response looks like.
 		if err := p.guarded(c, ri, next); err != nil {
 			c.Error(err)
 		}
@@ -88,9 +90,11 @@ func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
 	return nil
 }
 
-// matchesTemplate reports whether path has the segments of echo's route
-// template, each parameter one non-empty segment. An empty template (no
-// route matched) matches: echo answers 404 itself.
+// matchesTemplate reports whether path, as echo routed it (an encoded
+// slash is still "%2F"), has the segments of echo's route template, each
+// ":name" parameter one non-empty segment. It knows only the templates
+// that the generated code registers: whole-segment parameters, no "*".
+// An empty template (no route matched) matches: echo answers 404 itself.
 func matchesTemplate(template, path string) bool {
 	if template == "" {
 		return true
@@ -112,15 +116,6 @@ func matchesTemplate(template, path string) bool {
 		}
 		template, path = template[ti+1:], path[pi+1:]
 	}
-}
-
-// routedPath is the path echo routes a request by: an encoded slash is
-// still "%2F" in it, inside its segment.
-func routedPath(r *http.Request) string {
-	if r.URL.RawPath != "" {
-		return r.URL.RawPath
-	}
-	return r.URL.Path
 }
 
 // routeNotFound answers a request whose path matches no operation.
@@ -167,7 +162,9 @@ func (p *pipeline) validated(c echo.Context, ri *requestInfo, next echo.HandlerF
 	r := c.Request()
 	if verr := p.checkResponse(r, ri, rec); verr != nil {
 		if p.responses.mode != ResponseValidationLog {
-			// renderError logs the 500 with the reason.
+			// renderError logs the 500 with the reason. The 500 carries
+			// nothing of the response it replaces, header fields included.
+			p.resetHeaders(c, ri)
 			c.Error(errInternal(fmt.Errorf("response violates openapi.yaml (%s, status %d): %w", ri.op.id, rec.status, verr)))
 			return
 		}
@@ -182,6 +179,15 @@ func (p *pipeline) validated(c echo.Context, ri *requestInfo, next echo.HandlerF
 		p.log.LogAttrs(r.Context(), slog.LevelDebug, "write response",
 			slog.String("request_id", ri.id), slog.String("error", err.Error()))
 	}
+}
+
+// resetHeaders leaves on the response only the header fields that the
+// pipeline sets on every response.
+func (p *pipeline) resetHeaders(c echo.Context, ri *requestInfo) {
+	h := c.Response().Header()
+	clear(h)
+	h["Twilio-Request-Id"] = ri.idHeader[:]
+	p.cors(c)
 }
 
 // checkResponse validates a held-back response; a panic while doing so

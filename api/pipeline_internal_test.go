@@ -16,8 +16,9 @@ func TestMatchesTemplate(t *testing.T) {
 		{fetch, "/v2/Services//AccessTokens/YK1", false},
 		{"/v2/Services/:ServiceSid/AccessTokens", "/v2/Services/VA1/AccessTokens", true},
 		{"/v2/Services/:ServiceSid/AccessTokens", "/v2/Services/VA1/AccessTokens/", false},
-		{"", "/anything/at/all", true}, // no route: echo answers 404
-		{"/healthz", "/healthz", true},
+		{fetch, "/v2/Services/VA1/AccessTokens", false}, // fewer segments
+		{"", "/anything/at/all", true},                  // no route: echo answers 404
+		{"/v2/Services/:ServiceSid/AccessTokens", "/v2/Services//AccessTokens", false},
 	} {
 		if got := matchesTemplate(tc.template, tc.path); got != tc.want {
 			t.Errorf("matchesTemplate(%q, %q) = %v, want %v", tc.template, tc.path, got, tc.want)

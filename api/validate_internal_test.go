@@ -3,11 +3,13 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -118,14 +120,10 @@ func TestResponseValidation(t *testing.T) {
 
 // TestReplacementIsValid: the 500 that replaces a response breaking the
 // spec is the one response not validated as it is sent (it would have
-// nothing to fall back on). Its shape does not depend on the request, so
-// kin-openapi holds it to the spec here, headers included.
+// nothing to fall back on). It must not depend on what it replaces: its
+// body is the fixed Twilio 20500 error, its header fields are the
+// pipeline's own, and kin-openapi holds it to the spec.
 func TestReplacementIsValid(t *testing.T) {
-	m := startMisbehaving(t, Config{}, func(s *server) verifyserver.StrictServerInterface { return brokenServer{s} })
-	req, resp, body := m.do(t)
-	if resp.StatusCode != http.StatusInternalServerError {
-		t.Fatalf("status = %d, want the replacement 500 (body %s)", resp.StatusCode, body)
-	}
 	ctx := context.Background()
 	doc, err := spec.Load(ctx)
 	if err != nil {
@@ -136,21 +134,59 @@ func TestReplacementIsValid(t *testing.T) {
 		t.Fatal("no FetchAccessToken operation in the route table")
 	}
 	opts := validationOptions() // IncludeResponseStatus: an undeclared 500 fails too
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: op.route, Options: &opts},
-		Status:                 resp.StatusCode,
-		Header:                 resp.Header,
-		Body:                   io.NopCloser(bytes.NewReader(body)),
-		Options:                &opts,
-	}
-	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
-		t.Errorf("replacement 500 breaks the spec: %v\nheader %v\nbody %s", err, resp.Header, body)
-	}
-	// The check must be able to fail: the same response with a body of
-	// the wrong shape is refused.
-	in.Body = io.NopCloser(strings.NewReader(`{"code":"x"}`))
-	if err := openapi3filter.ValidateResponse(ctx, in); err == nil {
-		t.Error("a 500 with a malformed error body passed validation; the check above proves nothing")
+	requestID := regexp.MustCompile(`^RQ[0-9a-f]{32}$`)
+	for _, tc := range []struct {
+		name string
+		impl func(*server) verifyserver.StrictServerInterface
+	}{
+		{"invalid body", func(s *server) verifyserver.StrictServerInterface { return brokenServer{s} }},
+		{"invalid header", func(s *server) verifyserver.StrictServerInterface { return &badHeaderServer{server: s, bad: true} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := startMisbehaving(t, Config{}, tc.impl)
+			req, resp, body := m.do(t)
+			if resp.StatusCode != http.StatusInternalServerError {
+				t.Fatalf("status = %d, want the replacement 500 (body %s)", resp.StatusCode, body)
+			}
+			var e struct {
+				Code     int    `json:"code"`
+				Message  string `json:"message"`
+				MoreInfo string `json:"more_info"`
+				Status   int    `json:"status"`
+			}
+			if err := json.Unmarshal(body, &e); err != nil {
+				t.Fatalf("body %s: %v", body, err)
+			}
+			if e.Code != codeInternal || e.Status != http.StatusInternalServerError || e.Message != "Internal Server Error" || e.MoreInfo != "https://www.twilio.com/docs/errors/20500" {
+				t.Errorf("body = %s, want the Twilio 20500 error", body)
+			}
+			id := resp.Header.Get("Twilio-Request-Id")
+			if !requestID.MatchString(id) || len(resp.Header.Values("Twilio-Request-Id")) != 1 {
+				t.Errorf("Twilio-Request-Id = %q, want the pipeline's one id", resp.Header.Values("Twilio-Request-Id"))
+			}
+			if !strings.Contains(m.logs.String(), `"request_id":"`+id+`"`) {
+				t.Errorf("request id %q is in no log line: %s", id, m.logs.String())
+			}
+			if got := resp.Header.Get("Access-Control-Expose-Headers"); got != corsExposeHeaders {
+				t.Errorf("Access-Control-Expose-Headers = %q, want %q", got, corsExposeHeaders)
+			}
+			in := &openapi3filter.ResponseValidationInput{
+				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: op.route, Options: &opts},
+				Status:                 resp.StatusCode,
+				Header:                 resp.Header,
+				Body:                   io.NopCloser(bytes.NewReader(body)),
+				Options:                &opts,
+			}
+			if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
+				t.Errorf("replacement 500 breaks the spec: %v\nheader %v\nbody %s", err, resp.Header, body)
+			}
+			// The check must be able to fail: the same response with a
+			// body of the wrong shape is refused.
+			in.Body = io.NopCloser(strings.NewReader(`{"code":"x"}`))
+			if err := openapi3filter.ValidateResponse(ctx, in); err == nil {
+				t.Error("a 500 with a malformed error body passed validation; the check above proves nothing")
+			}
+		})
 	}
 }
 
