@@ -16,6 +16,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 
+	"github.com/verifykit/verifykit/gen/models"
 	"github.com/verifykit/verifykit/gen/verifyserver"
 	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
@@ -228,25 +229,45 @@ func TestResponseValidationRemembersOnlyValidParts(t *testing.T) {
 	}
 }
 
-// badErrorServer answers every fetch with a 404 whose more_info is not a
-// URI, which the spec's Error schema forbids.
-type badErrorServer struct{ *server }
+// errorServer answers every fetch with the 404 it holds.
+type errorServer struct {
+	*server
+	resp verifyserver.NotFoundJSONResponse
+}
 
-func (b badErrorServer) FetchAccessToken(context.Context, verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
-	return verifyserver.FetchAccessToken404JSONResponse{NotFoundJSONResponse: verifyserver.NotFoundJSONResponse{
-		Code: codeNotFound, Message: "not found", MoreInfo: "not a uri", Status: http.StatusNotFound,
-	}}, nil
+func (e errorServer) FetchAccessToken(context.Context, verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
+	return verifyserver.FetchAccessToken404JSONResponse{NotFoundJSONResponse: e.resp}, nil
 }
 
 // TestErrorResponsesAreValidated: error responses of a spec operation are
-// held to the spec like any other.
+// held to the spec like any other, body and header fields.
 func TestErrorResponsesAreValidated(t *testing.T) {
-	m := startMisbehaving(t, Config{}, func(s *server) verifyserver.StrictServerInterface { return badErrorServer{s} })
-	status, body := m.fetch(t)
-	if status != http.StatusInternalServerError || !strings.Contains(body, `"code":20500`) {
-		t.Errorf("invalid 404 = %d %s, want 500 · 20500", status, body)
-	}
-	if !strings.Contains(m.logs.String(), "response violates openapi.yaml") {
-		t.Errorf("logs = %s, want the violation logged", m.logs.String())
+	valid := models.Error{Code: codeNotFound, Message: "not found", MoreInfo: moreInfoBase + "20404", Status: http.StatusNotFound}
+	badURI := valid
+	badURI.MoreInfo = "not a uri"
+	badID := "RQ-not-a-request-id"
+	for _, tc := range []struct {
+		name       string
+		resp       verifyserver.NotFoundJSONResponse
+		wantStatus int
+	}{
+		{"valid", verifyserver.NotFoundJSONResponse{Body: valid}, http.StatusNotFound},
+		{"more_info not a URI", verifyserver.NotFoundJSONResponse{Body: badURI}, http.StatusInternalServerError},
+		{"invalid Twilio-Request-Id", verifyserver.NotFoundJSONResponse{Body: valid, Headers: verifyserver.NotFoundResponseHeaders{TwilioRequestID: &badID}}, http.StatusInternalServerError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := startMisbehaving(t, Config{}, func(s *server) verifyserver.StrictServerInterface { return errorServer{s, tc.resp} })
+			status, body := m.fetch(t)
+			if status != tc.wantStatus {
+				t.Fatalf("status = %d %s, want %d", status, body, tc.wantStatus)
+			}
+			violated := strings.Contains(m.logs.String(), "response violates openapi.yaml")
+			if tc.wantStatus == http.StatusInternalServerError && (!strings.Contains(body, `"code":20500`) || !violated) {
+				t.Errorf("body %s, logs %s: want 500 · 20500 and the violation logged", body, m.logs.String())
+			}
+			if tc.wantStatus != http.StatusInternalServerError && violated {
+				t.Errorf("a valid 404 was logged as a violation: %s", m.logs.String())
+			}
+		})
 	}
 }

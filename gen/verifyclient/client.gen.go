@@ -342,24 +342,53 @@ type CreateAccessTokenResponse201Headers struct {
 	TwilioRequestID *string
 }
 
+// CreateAccessTokenResponse400Headers the declared response headers of an HTTP 400 response for CreateAccessToken
+type CreateAccessTokenResponse400Headers struct {
+	TwilioRequestID *string
+}
+
 // CreateAccessTokenResponse401Headers the declared response headers of an HTTP 401 response for CreateAccessToken
 type CreateAccessTokenResponse401Headers struct {
+	TwilioRequestID *string
 	WWWAuthenticate *string
+}
+
+// CreateAccessTokenResponse404Headers the declared response headers of an HTTP 404 response for CreateAccessToken
+type CreateAccessTokenResponse404Headers struct {
+	TwilioRequestID *string
 }
 
 // CreateAccessTokenResponse405Headers the declared response headers of an HTTP 405 response for CreateAccessToken
 type CreateAccessTokenResponse405Headers struct {
-	Allow *string
+	Allow           *string
+	TwilioRequestID *string
+}
+
+// CreateAccessTokenResponse413Headers the declared response headers of an HTTP 413 response for CreateAccessToken
+type CreateAccessTokenResponse413Headers struct {
+	TwilioRequestID *string
 }
 
 // CreateAccessTokenResponse429Headers the declared response headers of an HTTP 429 response for CreateAccessToken
 type CreateAccessTokenResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter      *int
+	TwilioRequestID *string
+}
+
+// CreateAccessTokenResponse431Headers the declared response headers of an HTTP 431 response for CreateAccessToken
+type CreateAccessTokenResponse431Headers struct {
+	TwilioRequestID *string
+}
+
+// CreateAccessTokenResponse500Headers the declared response headers of an HTTP 500 response for CreateAccessToken
+type CreateAccessTokenResponse500Headers struct {
+	TwilioRequestID *string
 }
 
 // CreateAccessTokenResponse503Headers the declared response headers of an HTTP 503 response for CreateAccessToken
 type CreateAccessTokenResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter      *int
+	TwilioRequestID *string
 }
 
 type CreateAccessTokenResponse struct {
@@ -387,12 +416,22 @@ type CreateAccessTokenResponse struct {
 	JSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateAccessTokenResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateAccessTokenResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateAccessTokenResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CreateAccessTokenResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *CreateAccessTokenResponse405Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateAccessTokenResponse413Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateAccessTokenResponse429Headers
+	// Headers431 the parsed response headers for an HTTP 431 response
+	Headers431 *CreateAccessTokenResponse431Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateAccessTokenResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateAccessTokenResponse503Headers
 }
@@ -486,24 +525,53 @@ type FetchAccessTokenResponse200Headers struct {
 	TwilioRequestID               *string
 }
 
+// FetchAccessTokenResponse400Headers the declared response headers of an HTTP 400 response for FetchAccessToken
+type FetchAccessTokenResponse400Headers struct {
+	TwilioRequestID *string
+}
+
 // FetchAccessTokenResponse401Headers the declared response headers of an HTTP 401 response for FetchAccessToken
 type FetchAccessTokenResponse401Headers struct {
+	TwilioRequestID *string
 	WWWAuthenticate *string
+}
+
+// FetchAccessTokenResponse404Headers the declared response headers of an HTTP 404 response for FetchAccessToken
+type FetchAccessTokenResponse404Headers struct {
+	TwilioRequestID *string
 }
 
 // FetchAccessTokenResponse405Headers the declared response headers of an HTTP 405 response for FetchAccessToken
 type FetchAccessTokenResponse405Headers struct {
-	Allow *string
+	Allow           *string
+	TwilioRequestID *string
+}
+
+// FetchAccessTokenResponse413Headers the declared response headers of an HTTP 413 response for FetchAccessToken
+type FetchAccessTokenResponse413Headers struct {
+	TwilioRequestID *string
 }
 
 // FetchAccessTokenResponse429Headers the declared response headers of an HTTP 429 response for FetchAccessToken
 type FetchAccessTokenResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter      *int
+	TwilioRequestID *string
+}
+
+// FetchAccessTokenResponse431Headers the declared response headers of an HTTP 431 response for FetchAccessToken
+type FetchAccessTokenResponse431Headers struct {
+	TwilioRequestID *string
+}
+
+// FetchAccessTokenResponse500Headers the declared response headers of an HTTP 500 response for FetchAccessToken
+type FetchAccessTokenResponse500Headers struct {
+	TwilioRequestID *string
 }
 
 // FetchAccessTokenResponse503Headers the declared response headers of an HTTP 503 response for FetchAccessToken
 type FetchAccessTokenResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter      *int
+	TwilioRequestID *string
 }
 
 type FetchAccessTokenResponse struct {
@@ -531,12 +599,22 @@ type FetchAccessTokenResponse struct {
 	JSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *FetchAccessTokenResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *FetchAccessTokenResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *FetchAccessTokenResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *FetchAccessTokenResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *FetchAccessTokenResponse405Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *FetchAccessTokenResponse413Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *FetchAccessTokenResponse429Headers
+	// Headers431 the parsed response headers for an HTTP 431 response
+	Headers431 *FetchAccessTokenResponse431Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *FetchAccessTokenResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *FetchAccessTokenResponse503Headers
 }
@@ -764,8 +842,25 @@ func ParseCreateAccessTokenResponse(rsp *http.Response) (*CreateAccessTokenRespo
 			headers.TwilioRequestID = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateAccessTokenResponse400Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateAccessTokenResponse401Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -774,6 +869,16 @@ func ParseCreateAccessTokenResponse(rsp *http.Response) (*CreateAccessTokenRespo
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers CreateAccessTokenResponse404Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers404 = &headers
 	case rsp.StatusCode == 405:
 		var headers CreateAccessTokenResponse405Headers
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -783,7 +888,24 @@ func ParseCreateAccessTokenResponse(rsp *http.Response) (*CreateAccessTokenRespo
 			}
 			headers.Allow = &value
 		}
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateAccessTokenResponse413Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateAccessTokenResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -793,7 +915,34 @@ func ParseCreateAccessTokenResponse(rsp *http.Response) (*CreateAccessTokenRespo
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 431:
+		var headers CreateAccessTokenResponse431Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers431 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateAccessTokenResponse500Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateAccessTokenResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -802,6 +951,13 @@ func ParseCreateAccessTokenResponse(rsp *http.Response) (*CreateAccessTokenRespo
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -941,8 +1097,25 @@ func ParseFetchAccessTokenResponse(rsp *http.Response) (*FetchAccessTokenRespons
 			headers.TwilioRequestID = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers FetchAccessTokenResponse400Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers FetchAccessTokenResponse401Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -951,6 +1124,16 @@ func ParseFetchAccessTokenResponse(rsp *http.Response) (*FetchAccessTokenRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers FetchAccessTokenResponse404Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers404 = &headers
 	case rsp.StatusCode == 405:
 		var headers FetchAccessTokenResponse405Headers
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -960,7 +1143,24 @@ func ParseFetchAccessTokenResponse(rsp *http.Response) (*FetchAccessTokenRespons
 			}
 			headers.Allow = &value
 		}
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 413:
+		var headers FetchAccessTokenResponse413Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 429:
 		var headers FetchAccessTokenResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -970,7 +1170,34 @@ func ParseFetchAccessTokenResponse(rsp *http.Response) (*FetchAccessTokenRespons
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 431:
+		var headers FetchAccessTokenResponse431Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers431 = &headers
+	case rsp.StatusCode == 500:
+		var headers FetchAccessTokenResponse500Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers FetchAccessTokenResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -979,6 +1206,13 @@ func ParseFetchAccessTokenResponse(rsp *http.Response) (*FetchAccessTokenRespons
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
 		}
 		response.Headers503 = &headers
 	}

@@ -128,14 +128,36 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 }
 
-type BadRequestJSONResponse Error
+type BadRequestResponseHeaders struct {
+	TwilioRequestID *string
+}
+type BadRequestJSONResponse struct {
+	Body Error
 
-type HeadersTooLargeJSONResponse Error
+	Headers BadRequestResponseHeaders
+}
 
-type InternalServerErrorJSONResponse Error
+type HeadersTooLargeResponseHeaders struct {
+	TwilioRequestID *string
+}
+type HeadersTooLargeJSONResponse struct {
+	Body Error
+
+	Headers HeadersTooLargeResponseHeaders
+}
+
+type InternalServerErrorResponseHeaders struct {
+	TwilioRequestID *string
+}
+type InternalServerErrorJSONResponse struct {
+	Body Error
+
+	Headers InternalServerErrorResponseHeaders
+}
 
 type MethodNotAllowedResponseHeaders struct {
-	Allow *string
+	Allow           *string
+	TwilioRequestID *string
 }
 type MethodNotAllowedJSONResponse struct {
 	Body Error
@@ -143,12 +165,27 @@ type MethodNotAllowedJSONResponse struct {
 	Headers MethodNotAllowedResponseHeaders
 }
 
-type NotFoundJSONResponse Error
+type NotFoundResponseHeaders struct {
+	TwilioRequestID *string
+}
+type NotFoundJSONResponse struct {
+	Body Error
 
-type PayloadTooLargeJSONResponse Error
+	Headers NotFoundResponseHeaders
+}
+
+type PayloadTooLargeResponseHeaders struct {
+	TwilioRequestID *string
+}
+type PayloadTooLargeJSONResponse struct {
+	Body Error
+
+	Headers PayloadTooLargeResponseHeaders
+}
 
 type ServiceUnavailableResponseHeaders struct {
-	RetryAfter *int
+	RetryAfter      *int
+	TwilioRequestID *string
 }
 type ServiceUnavailableJSONResponse struct {
 	Body Error
@@ -157,7 +194,8 @@ type ServiceUnavailableJSONResponse struct {
 }
 
 type TooManyRequestsResponseHeaders struct {
-	RetryAfter *int
+	RetryAfter      *int
+	TwilioRequestID *string
 }
 type TooManyRequestsJSONResponse struct {
 	Body Error
@@ -166,6 +204,7 @@ type TooManyRequestsJSONResponse struct {
 }
 
 type UnauthorizedResponseHeaders struct {
+	TwilioRequestID *string
 	WWWAuthenticate *string
 }
 type UnauthorizedJSONResponse struct {
@@ -212,10 +251,13 @@ type CreateAccessToken400JSONResponse struct{ BadRequestJSONResponse }
 func (response CreateAccessToken400JSONResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -230,6 +272,9 @@ func (response CreateAccessToken401JSONResponse) VisitCreateAccessTokenResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
@@ -243,10 +288,13 @@ type CreateAccessToken404JSONResponse struct{ NotFoundJSONResponse }
 func (response CreateAccessToken404JSONResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -264,6 +312,9 @@ func (response CreateAccessToken405JSONResponse) VisitCreateAccessTokenResponse(
 	if response.Headers.Allow != nil {
 		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
 	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
@@ -274,10 +325,13 @@ type CreateAccessToken413JSONResponse struct{ PayloadTooLargeJSONResponse }
 func (response CreateAccessToken413JSONResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -295,6 +349,9 @@ func (response CreateAccessToken429JSONResponse) VisitCreateAccessTokenResponse(
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -305,10 +362,13 @@ type CreateAccessToken431JSONResponse struct{ HeadersTooLargeJSONResponse }
 func (response CreateAccessToken431JSONResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
@@ -321,10 +381,13 @@ type CreateAccessToken500JSONResponse struct {
 func (response CreateAccessToken500JSONResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -341,6 +404,9 @@ func (response CreateAccessToken503JSONResponse) VisitCreateAccessTokenResponse(
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -405,10 +471,13 @@ type FetchAccessToken400JSONResponse struct{ BadRequestJSONResponse }
 func (response FetchAccessToken400JSONResponse) VisitFetchAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -423,6 +492,9 @@ func (response FetchAccessToken401JSONResponse) VisitFetchAccessTokenResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
@@ -436,10 +508,13 @@ type FetchAccessToken404JSONResponse struct{ NotFoundJSONResponse }
 func (response FetchAccessToken404JSONResponse) VisitFetchAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -457,6 +532,9 @@ func (response FetchAccessToken405JSONResponse) VisitFetchAccessTokenResponse(w 
 	if response.Headers.Allow != nil {
 		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
 	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
@@ -467,10 +545,13 @@ type FetchAccessToken413JSONResponse struct{ PayloadTooLargeJSONResponse }
 func (response FetchAccessToken413JSONResponse) VisitFetchAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -488,6 +569,9 @@ func (response FetchAccessToken429JSONResponse) VisitFetchAccessTokenResponse(w 
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -498,10 +582,13 @@ type FetchAccessToken431JSONResponse struct{ HeadersTooLargeJSONResponse }
 func (response FetchAccessToken431JSONResponse) VisitFetchAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
@@ -514,10 +601,13 @@ type FetchAccessToken500JSONResponse struct {
 func (response FetchAccessToken500JSONResponse) VisitFetchAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -534,6 +624,9 @@ func (response FetchAccessToken503JSONResponse) VisitFetchAccessTokenResponse(w 
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -628,76 +721,76 @@ func (sh *strictHandler) FetchAccessToken(ctx echo.Context, serviceSID ServiceSI
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7HvZctu6svaroPjvquX4p2RqsBNr1blQHNlLceJRsjPI24JJUERMAgwAWtZKueo8zXmw8ySnGgAlkpLH",
-	"eFfti53KhSxM3Y3urwe0fjk+T1LOCFPS6fxyyC1O0pjoz13fJ1IO+DVh8KfMkgSLmdNxugxhPYaUHnSd",
-	"GxxnBCZh3+cZU5eSBjBxBz/yz3GdACty6QuCFYE1Ta+xWfPe1lreoOl1PPj/zXEdwhRVs0samA9OxwnD",
-	"9rtW0AjDze3Gu+13eHu73dxubHmbXtD0cSt0XCfEvuLiMhSUsCCeXTKcEKfjfOQRQx84QfQo4owsJqpZ",
-	"CuNpJiPHdSQRN9Qnlpez7hN4MVO/7j9hqhFdxyGzj1v4S5ce0o+9k+FX+mnno8Dnx/D34PjsIBz+fRB+",
-	"aWx/GpwdhMGPHoz/CP66hnEvaMYSn79T39j76LD1dfvzaV/2k7Ps66y/1b/uzQ4G3/469jxYE13t+bDm",
-	"Gn/p0/C4XhfHx5fteNr9cjK8PvHftuvvL8XOSWt/S9wcfNqb/pV++Ht4Fg5m2/HO/sf3B7VW86bXvfwh",
-	"UhruDH++f5vwrLXXO7tuDb+cfryebd5kB5v+39n52Y/Dae/4Uu6+30qz/Z/vwy9k9tVv9r68Vd8+iwE+",
-	"7u1tsw970/PrYZ9eHg8PxfDt0c+Z39+6TA4+q1ZjkCVq0Fa+Nz277n3aa3U32yK8vpxtnfQa3u6H6273",
-	"MMWNr59Osuj6m3e0z1tHkx2i8Cd22Xrb+9r+icXpbO+8f3J+W2O311+HYevnW7bba34O2x83h5Ppbna+",
-	"c3ul6vuqGYvJh9urEHtXUjW2Jt7n22O4GhU7nZbnuU4mYqfjREqlsrOxcUMEDWd1NaUx5XWfJxs3zY1T",
-	"oyVy43EF2ShYlNx4gpbc3d25TkRwQETBInc4U4LH3Tjm0x1BtEXgWE8IiPQFTRXloFp9FlAfKyLRNCIq",
-	"IgKpiKArwaeSCCQjnsUBosyPs4Agf7FTHezNAIHTUSIjriP9iCQYjrA2csV5TDBzgMJlsv5a0Fwm6TQl",
-	"Pg1nmhDLGMKwggRAZA4slE30FEEkz4RPShTp81Llom6mIi7o3xg2dxEQQJiqDWYpcVE/rH3Gyo/MJx7Q",
-	"kJKgdkqZbwYPOCOFGUOWlOY4K3iWSlA2uYflz0RFPHiE5b8GgyOUmJnP53uvN3DR0eHpwEWHR4P+4cHp",
-	"s6k8FHRC2cNEcj1nTb6ZU6j4HPDvJW79ObT0blMuyb1aYgcQ0dP0+XCwH1PCVPnY3gBPXDTQJlk7IT8z",
-	"IlWtHzxCjJlvp/eDZQoGEUEZoz8zgmiAeIhURCUSZgFaG58cjxFmAWo1UURuUUAnVMk39dKxKVaKCNjt",
-	"nyfH373aNq6FF79azbt/AMZUaLpznRQLnBBVsnWNFaf0HgpP+x8MbaTkkNHa+Ov+ffQtRPckNwXKApyA",
-	"Q7TuE8hxHZAFFeCyqwiR4NtPhE1U5HRabddJKCv+WZDK130rlW5t917BuI5F2KdI4UwjNLKeG62Nz7qP",
-	"y+FJnn2VHBZ0vYo4zrpPEMcdHCVTzqQJ0t7jwKox/OUbCNSRWJrGgP6Us40fkrNCdGdmBsTpbHlNcHMJ",
-	"kRJPiHYZNzimAZrrYgcNVOy4TsIFuaQs5AV/OJ1Oi84w4L7cIEJwITf0xmANCqtMOp22590VhfIPQUKn",
-	"4/y/jUX4uWFG5UYPtjCsli+7uyALcePMQi4SdMWDGaISUUv8mjFvBDwiTcmbunPn5rAy4PwTFhPyEoE1",
-	"vXarURSYFT4ye6NdSuJAogHnyJzxbMnpE4qSazV+X3IDDdua0j+kdbwoNLRiQVAMtIJEMdNiBQMiQoNK",
-	"qiRa05I0vCM/4pIwdDVDJh66psqIt89Ak3F8qhcbWl4k4s2qTpp9kdkYmZ1fINjNkkpuvopKMpQxcpsS",
-	"X5EgF5s+sKyF+nAjJhMoHHDVNd71ZTLyvHZRRmZTxLjKnfZLBOR57ZLNbr6O5gFsInJLpZIuusqUJnNK",
-	"VWS8qomHqvLyvLbG6WL4C5yt9gF5TKXy42SWplyocizr2LDJRFEPxgjAyQFXuzxjL7yhdvmGCiZIgnkM",
-	"hf7FKQSaYqnFHWpGXoJGFZ1ovxYaWQEEnBgKtYK4AOxXJOZsInXYybhOXGxdoaokbVCSEXvPVYR8LIlE",
-	"mMmpTXQkTkh9xMDmjvAs5jj4TeRvtFYhf08XJH4T8hutopAbrVeF/LmDfCrMN1oPwLzV1iHDN5jG+Com",
-	"L0X5kjjttqi474swvlXC+FeSpI0otXpSJZFUXOAJcUGq2YJiiEcQ49Nl8G9VweyEKDGrdUNFxIp0jPic",
-	"BdoCppgqdEVCLuA+lZhRNimBWqMUbFJGkyxxOt48dKRMkQkRFtMGnH/GbGaVV77QEprbJWjjHMGmaL7r",
-	"S0yguV00geb2K1wc5ygBuqwdSH19Kv82xDQmAcKZighTlm25BDHNbYCYojnlmJoKDmAMe7AANEHikMCd",
-	"6XtCGO4WjQsXPUbSXCzA0r+DNgwZtjWUl8chJSvuLoRJXhaBlIDQe4XY9zM1dRUu0FRwNilWupaDjiU7",
-	"PT8/r5W4Whl/vMeS+lqVkB/hOCZsUqmPmBmC4Dj5r5EtQKDuUX/kPBKHzCWwqij/gGMd23LlTbNu0atu",
-	"igSXukgwrqPeDREz0OKUCKUdBI6neCaRJEz9OWIsiw2qcUZMnjCGr8amYqUiMkMRviGIcaQfANAawJ9l",
-	"ecTGq8rvi8XI1PznVhWTUCGqEM/UG2MfljJqMt3S08Lj1RAdLqgIK3tOsFQmgft5ODnPBZAn9YVkvbvz",
-	"eLJefduoEn2eS2J+Z4AsdrqLTnZ3UKvV2kaUoeFgB8iFdBcrp6M3rimagJFVqVyiYunt5IFqF7m1yZaZ",
-	"HVLItY1Qzer6U05c/fCy6th8CoIp+Ulm+Z8owTMEkIQpQ0f9fuXCth6+oe//HI1uPa82Gt02dkej27e7",
-	"F+srL6n0+PMwyOzqqQOYeVd5IHpeZWqpZLeIeX9LLZ9SQ7LPVL+WqiutNoCXwD74LTPbWJDRjXi2UApp",
-	"UrdXM6enlALnb2arRF2kxEWYIcJ8MUvB7j+eHh6gKbnKi6Nwr9hX6ON5782TtFm/B8GhIc5ipb1ppV7N",
-	"pwiuzwVTtS7eXb5jKpEuUNXRZ3yLNlFCWaaItIIznlo/Oz3kt+2j1EoZXEkeZ4qg4cmnQs16Ua2fw0cm",
-	"6OOM3xWrmt+10rglFC5bwDLOlE3rHlTIb9XwZYRdAc6LOWn86gfxFQhhR48VvGGhCoqDgIJYcHxU8CAh",
-	"jiVZFdvrGqIthvEQLe1cz6t62hbADULwF1OdyEdEEP2dID90Eai+5LgMaOxarg9eAoUuKnhW/X1AQPB/",
-	"SD25g7IUosOt9ojNLVgzYwqiw8Fu7Z2uuPBMaUQVPF7Yug1HK9D6Eigt4OOzkLT/Kq6pLCWMhsP+Bxft",
-	"DQGFBYBxfcT6CiWZNCWoomuxT0go4H6WAKXonZEoKgs0wDKqSZJiAao5YjhOI8yyhAjqS32+RXpNEiXS",
-	"1cmBNkUteEAewkIufGI0aqXwC8j5rnwV3do3XPvbq21f/P+1WvGvN6uvZFABr63fR69dwRO05YF8Wp73",
-	"J3zUQZ2O4HimHgC0rVWZSBln+gv4KCjJKgyYl5irjsze5UnvdGCKsXU0NjnFGAmSEqzk4jnWDCybrclw",
-	"Vumj3d6UeWFa3VmF0wFRmJp3+dWIZFC3vP9hauaBtguMIHcCzKacIXwF1qvVXfPkrBDJPBNbFoqMuFAu",
-	"irIEM8hDAh3a2wX1VapTyN6Wt4spu84fZnOjMXTmNlkST8X1LIckNuVbJe/CNd0r7ooS6ctbiKPIy/ys",
-	"VSpVBrBlUmABMGhgWfNprIMwweNY1tEhi2donGYyGuuSgKlDG79AGNjAd9NgdLHK4UriZ4Kq2SnAZCnv",
-	"OaXBJeSX96R+WkaLLLSONHBKAMyE6NSOoa7NiiAsXRt3d/73v/9n/MbCE0EplnLKRYCokiMGKS8amGjK",
-	"Mlrd7aiP9snM7na6f/9uACqCWKDTDkB3kACxi5uMlEpN+p5rnIZnX3t0++I6r0SiBFON3ZCkV9t0JlRF",
-	"2ZXpz8kXLD45K+t7c2i2ymtN3GL5TROtr5uIwMhErq/PAysXYWkqqQG6mo3Y+N52IfMUXayo/iHzND0Y",
-	"10dsxAbgJ3JzAkHrMi1lk5ggmyMChQJux5K6EEoqOOhxR3+9x0fMNEwYLCd+xPOCL1iNCLFP5tclMqbT",
-	"yXk2DgP5Q/PIvKtaFIJ4J45RQAQFlkNwBlRp6nc4uwHw5kzO48+cmQ5MWEfr6wd5VWEBt3ZTXXtIBZHA",
-	"OxBgPkhbdlhfrxQeRgzNaw/6FuY+nMil6gYPEV4k2kaywhTSTCgHu1GGxjmMjI3nXi6CJFhck8AQBSMd",
-	"uA8y/lMLckIYsaEBQnscJTwgsUQRj7WgEyAz5foC5DwiG/OEKpKkagZasG5JNwBqdaDkcwxeobUxwNzY",
-	"RWOLc/pjDnRjF0jI/Z6LeO5ZxtYxjd+45hVu7hvJzwzHOagXnSMQNaCJFUClMGE2mUYcdDQPH4qR2HhV",
-	"T6fhdOfw5BSuPIzpJAKO7Avd+I1BGTklQttV8b2CZ0rSgJSDKs2tYafptdEBz/vBxnMlHxsTrtkmpNr6",
-	"OO9BM9AUU58wSQqA002xH5Fas+4tocx0Oq1jPVznYrJh18qNT/2d3sFpT6+B3JEqXf5bApQSnKC1xSOL",
-	"4wLOSYNNjbpn9uEpYTilTsdp1b16y9FBYaQdROkJ8deiK+Wu9FhoOpIWHUbfV8fniykbhf6WuwvXSbnJ",
-	"rsrgabIliTBiZGq9oMauUuwI2qBzcv1UZoErr0pqV6XnjRhcOiok6CbngtkJv6IxQacf9nOIkAYOaF7h",
-	"g6XgWa1zNncK1q+Bqx/MqS3WUE3YQKR6z4PZAyXw29p0Oq1BFFPLREwYWF5Q7ZgOszgut0obS9bJZbFN",
-	"elVKuKItuRiN5F3J/Wd1QA9sKyv4VR2E4wqBOlxR9nEDYM9mwsvUvpyMQg37sbTw3rT+rhzhAeJWW6Ga",
-	"XuPpbxgmxF9UZlcRlU8t2pHzdF7Kq1aGHSUjKRR/K28Qy+2N9xxt12xU+xv18W3Pu2/dXI4bhX4yvaTx",
-	"+JLSI5Je1H580by3Qi/YfHzBUtsMLGy0Hl9YffuHdc3tx9dVX0phXesJ4qh2md25zuZTJL+qfUqvfQKP",
-	"K97ki9mERvvVecT3C8D2BR4YAwSwrvzEQ+EJeA2n5FMu4JSn+Z+NX/AVsDIhK/zILlF+pPs3ykZR9hVu",
-	"3jZkujvsHFuqpqpoQnpmfckD6HOqDqAEIt4zQSTUlP+bgEi1Y6oc8GjTqVV+M/AQjjz8g4N5V3flgEJf",
-	"9/M2zxfet3Ghx/55G+cL79t40Rb/vH3tuuVtTYP7iyRR7o2fN6v/B/3/g/7/cvTX6Ph08Hd/I6NwH51d",
-	"+QXE3cXzmNKCNGRVMLOUiq2RYKL9ToAEmejSRSbzqkr9F4ze1X+ZobtCMeeN8+jPw3TaZEW31NMTcaFq",
-	"sS6hFIVtX5liohDOcx6cpjazqmQ4i98ilC7m7uLu/wIAAP//",
+	"7FvrUts+m78Vjfed+VPWCc4BWvKf/RBooClnkkBpw0sUW45VbMmVZELaYWavZi9sr2RHBye2YyBQurM7",
+	"83b6Idg6PHoOv+egx78sl0YxJYgIbrV+WegeRnGI1O+26yLO+/QWEfknT6IIspnVstoEQPUOCPXStu5g",
+	"mCA5CLouTYi44diTA3fhM/8s2/KgQDcuQ1AgOafu1DYrzvtKw+nXnZYj/3+1bAsRgcXsBnv6h9WyfL/5",
+	"oeHVfH9zu/Zh+wPc3m7Wt2tbzqbj1V3Y8C3b8qErKLvxGUbEC2c3BEbIalmfaUDAR4oAPg0oQYuBYhbL",
+	"93HCA8u2OGJ32EXmLBftFc6ih14drDBUs65lodnnLfiljU/w58754Aof7n5m8PJM/t0/uzj2Bz+P/S+1",
+	"7cP+xbHvfe/I99+9T7fyvePVQw4vP4ivZCc4aVxtH/W6vBtdJFez7lb3tjM77n/9dOY4ck4w3nflnFv4",
+	"pYv9s2qVnZ3dNMNp+8v54Pbcfd+s7tyw3fPGwRa7Oz7cn36KP/4cXPj92Xa4e/B557jSqN912jffWYz9",
+	"3cGPnfcRTRr7nYvbxuBL7/PtbPMuOd50fyaXF99Ppp2zG763sxUnBz92/C9oduXWO1/ei69HrA/POvvb",
+	"5OP+9PJ20MU3Z4MTNnh/+mPmdrduouMj0aj1k0j0m8J1phe3ncP9Rnuzyfzbm9nWeafm7H28bbdPYli7",
+	"OjxPgtuvzukBbZxOdpGAh+Sm8b5z1fwBWW+2f9k9v7yvkPvbq4Hf+PGe7HXqR37z8+ZgMt1LLnfvx6J6",
+	"IOohm3y8H/vQGXNR25o4R/dnUjQitFoNx7GthIVWywqEiHlrY+MOMezPqmKKQ0yrLo027uobPa0lfON5",
+	"BdnIWBTfWEFLHh4ebCtA0EMsY5G7lAhGw3YY0ukuQ8oiYKgGeIi7DMcCU6laXeJhFwrEwTRAIkAMiACB",
+	"MaNTjhjgAU1CD2DihomHgLtYqSrtTQOB1RIsQbbF3QBFUG5hbGRMaYggsSSFy2R9WtCcJ6kXIxf7M0WI",
+	"ORiAcgbyJJEpsGAyUUMY4jRhLspRpPaLhQ3aiQgowz+hXNwGkgBERKU/i5ENun7lCAo30L+oh32MvEoP",
+	"E1e/PKYEZUYMSJQbY5WcmQuGyeSRIx8hEVDvmSN/6vdPQaRHvvzc+52+DU5Pen0bnJz2uyfHvRdTecLw",
+	"BJOniaRqzBp/N6dQ0DngP0rc+kto6dzHlKNHtcS8AEgNU/vLjd0QIyLy23b6cGKDvjLJyjn6kSAuKl3v",
+	"GWL0eDO86y1T0A8QSAj+kSCAPUB9IALMAdMTwNro/GwEIPFAow4CdA88PMGCv6vmto2hEIjJ1f55fvbN",
+	"qWzDin/9q1F/+IfEmAJND7YVQwYjJHK2rrCihx+hsNf9qGlDOYcM1kZXB4/Rt2DdSm5KKos8iXSIxn1K",
+	"cmxL8gIz6bKLCBHB+0NEJiKwWo2mbUWYZP/McOXqwHClXdl7lDG2ZRB2FS5cKIQGxnODtdFF+3k+rOTZ",
+	"y/iwoOtN2HHRXoEdD3IrHlPCdZC2Az2jxvIvV0OgisTiOJTojynZ+M4pyUR3eqSHrNaWU5duLkKcwwlS",
+	"LuMOhtgDc11sgb4ILduKKEM3mPg04w+n02nWGXrU5RuIMcr4hlpYWoOAIuFWq+k4D1mm/IMh32pZ/7ax",
+	"CD839Fu+0ZFL6KPmhd1ekAWodmY+ZREYU28GMAfYEL+mzRvIMwJFiZJ4xpEu48UjNJk5G0XAUNQZmOpT",
+	"egjZBL1GAHWn2ahlBWC2AHptsIdR6HHQpxToPV4sCbVDVhKN2u9Loq/cgKL0L24cOfA1rZAhEEpapYQg",
+	"UWKSBomYAqlYcLCmJKPPDtyAckTAeAZ0fHWLxZ8RV5dIS4NhTxGjz/YqkW0WbUavC/TCQK/8CkFt5kxm",
+	"801MhoCEoPsYuQJ5qRjUhnkrUZv/GbbrwOiYiraOJl7Hc8dpZnmuFwWEijRIeQ3DHaeZw6jNt7EM6SYA",
+	"usdccBuME6HInGIR6ChCx39F/jtOs8h/xbByn5fGkCLdjidxTJnIx+6WCRN11LhSTPS70j6mYo8m5JVS",
+	"bualnIEZ5M3jTvCH0y4whVyJzFcHeQ3iFvSq+VaIaxjgUaQpVEpmS2c4RiElE65CdUJVsmdqMUVFa0pF",
+	"G5IdKgLgQo44gIRPTXLIYYSqQ/IncOAUzkIKvd/0lrVGmbfsqKLQb7rJWiMrtFrjTd3kPEhZ1TXWGv+L",
+	"rtFY04DAO4hDOA7Raz1jTjxmWZBd91V+sZHzi28kGZMlKPPBggMuKIMTZEspJQuKZYwJCJ0uO8xGURjn",
+	"SLBZpe0LxEpSbORS4ikLnUIswBj5lEn9EGyGySQH3LVcAoEJjpLIajnzdAATgSaIvSFu9yk9gmRmnvJX",
+	"Wmd9OwfflAK5KJiv+hqzrG9nzbK+/QbCpxREki5jm1ypgEif+hCHyAMwEQEiwhybL8FofVvCaNbEU78R",
+	"MyodjlyDeFKbOPSRlLuSNYBSP8AooywjwLVyLEHv/2ONGhBo6nOvj/lyaNJeCAS9LtrLAbzzBnnQEdY1",
+	"O8rAlFEyyVZRlwO8xtuDt21dXl5WcpwpjRd3IMeuUmngBjAMEZkU6nd6BEMwjP5jaCgD7dPu0HoyblRM",
+	"MXwquTR6IogZmXL6Xb1qkLiqi1g3qog1qoLOHWIzaU0xYkI5TxhO4YwDjoj4e0hIEmqEpgTpvHMkH410",
+	"RVUEaAYCeIcAoUBdUIE1CeXmyEMyKrseWkwG+k5qbt0h8gXAAtBEvNN2aijDuhKTu/p6vlqnQjMRQGH2",
+	"8ZbKeFI+TxePUgakRadMMam9+3wxqXj3ViT6MuXEXGYS4cxwG5zv7YJGo7ENMAGD/q4k16csgsJqqYUr",
+	"AkfSUItULlGxdLf3RDUW3ZtkW4/2MWIpU/Xs6io7ll8Mlm2bDgFySLqTnv43iOAMSFiDmIDTbrcgsK2n",
+	"JfTtn8PhveNUhsP72t5weP9+73q9VEi5y8mngWpPDe3LkQ+FC8yXVU6XSsqL/OK31HKVGqe5Rv21VP1r",
+	"NCV4MehK/6lHawvSuhHOFkrBdar9Zua0Sql6fqdbxuosJTaABCDislks7f5z7+QYTNE4Ld5LuUJXgM+X",
+	"nXcrabO6r5Sb+jAJhfLqhfsUOgVSfLY0VRNq2MsyxhyoAmoVHMF7sAkiTBKBuGGcjhjUtehT8YO5NC3l",
+	"wZjTMBEIDM4PM3cqi9ukOXwkDD9/8Ids1f2bUho7h8J5C1jGmbxpPYIKqVT1uTSzC8B5PSeNjr8jV0gm",
+	"7Kp3GW+YqdJDz8OSLTA8zXgQH4YcleUpqsZtiqvUB0srV9MqsbIF6QZlEBpiVTQJEEPqGUPfVRGwuuS4",
+	"NGjsmVMfvwYKbZDxrOq5hyTj/+JqcAsksYxSt5pDMrdgdRhdsB/09yofVIWMJkIhKqPhwtZNWFyA1tdA",
+	"aQYfX4Sk3TdxTXkuQTAYdD/aYH8gUZhJMK4OSVeAKOG6ZJh1LeaKE3jUTSJJKfigOQryDPUgDyocxZBJ",
+	"1RwSGMYBJEmEGHa52t8gvSIJI26rJEWZomK8RB5EfMpcpDWqlPkZ5PyQF0W78hVWfjqV7et/X6tk/3pX",
+	"LpJ+Aby2fh+99hiNwJYj+dNwnL/lTxXUqQiOJuIJQNsqz4iyONNdwEdGScowYH7FUHRkRpbnnV5fF+Or",
+	"YKTzkhFgKEZQ8EW7gH6xbLY6SyrTR7O8LvPLYVWrDKc9JCDWfSPliKRRN7/+SazHSW1nEMj8S2I2pgTA",
+	"sbRepe7qTFYJS+bZ3DJTeECZsEGQRJDIPMRTob2ZUC1TnUwGuLxciMlt2jiQGo2mM7XJHHsKrmc5JDFp",
+	"Yxm/M2J6lN0FJVLCW7Aje5b5XmUqlQewZVLkBHlADcvqnNo6EGE0DHkVnJBwBkZxwoORKk3oewPtFxCR",
+	"NvBNN8BdlzlcjtyEYTHrSZjM5T097N3I/PKR1E/xaJGFVoECTi4BM0IqtSOgbbIiGZaujdq7//2f/zV6",
+	"Z+AJgRhyPqXMA1jwIZEpL+jraMoctLjaaRccoJlZrXfw+GoSVBgyQKccgOpwksQuJBkIEesSQKpxCp5d",
+	"5dFNR8C8SgsiiBV2y0S/2EY2wSJIxrp/LJ2w+GWV1irn0GyU15i4wfK7Olhf1xGB5glfX58HVjaAXFeZ",
+	"PTCeDcno0XY23SqRrTb/xdM03RtVh2RI+tJPpOYkGa1K2JhMQgRMjigpZFI6htQFU2JGpR631ON9OiS6",
+	"oUdjOXIDmhbDpdUwH7poLi6WEJVOzrNx+SJthBjqe3+DQjLeCUPgIYblkX3pDLBQ1O9ScifBmxI+jz/T",
+	"w7TkgHWwvn6cVhUWcGsWVbWHmCEuzy4J0D+4KTusrxcKD0MC5rUHJYW5D0d8qbpBfQAXibbmLNMFPR3K",
+	"ydUwAaMURkbacy8XQSLIbpGniZJvWlIeaPS3YuQEEWRCAwD2KYioh0IOAhoqRkeSzJgqAfB5RDaiERYo",
+	"isVMasG6IV0DqNGBnM/ReAXWRhLmRjYYGZxTP1OgG9mShNTv2YCmnmVkHNPona1vTee+Ef1IYJiCetY5",
+	"SqL6ODIMKBQm9CLTgEodTcOHbCQ2Kus51ifdPTnvSZH7IZ4E8kTmRnX0TqMMnyKm7Cp7l0MTwbGH8kGV",
+	"Oq0+Tt1pgmOa9iuO5ko+0iZcMU1ylfVR2iOpoSnELiIcZQCnHUM3QJV61VlCmel0WoXqdZWyyYaZyzcO",
+	"u7ud415HzZG5Ixaq/LcEKDk4AWuLCyjLljjHNTbVqo5eh8aIwBhbLatRdaoNSwWFgXIQuevaX4uuqYfc",
+	"xazumFt0wH0rj88XQzYy/VcP17YVU51d5cFTZ0scQEDQ1HhBhV252FFqg8rJ1TWiAa60KqlclRo3JFLo",
+	"IJOg65xLjo7oGIcI9D4epBDBNRzgtMInp0rPapyzlqm0fgVcXW9ObbaGqsMGxMUO9WZPlNHvK9PptCKj",
+	"mErCQkSk5XnFjn4/CcN8K7+2ZJVcZtv4y1LCkrb5bDSSds13X9Sh3zet1tKvqiAcFghU4YowlywS9kwm",
+	"vEzt68nI1LCfSwsfTesf8hGeRNxiq17dqa1+D6JD/EVltoyodGjWjqzVz5KfVRp25IwkU/z9I5fQTcd5",
+	"bN6cjxuZfkc1pfb8lNxFlJrUfH7SvI9FTdh8fsJSm5OcWGs8P7HYFyHn1befn1e8sZXzGiuwo9i1+GBb",
+	"m6twvqx9Ts1d4Ywl/QXZbEKhfXke8e1aYvsCD7QBSrAufIIk4ER6DSvnU67lLqv5n41f8pE8ygSV+JE9",
+	"JNxA9crkjSLvK+y0zUt30pgxplSNRdaE1MjqkgdQ+xQdQA5EnBeCiK8o/z8CIsUOt3zAo0ynUvim5Skc",
+	"efqDmPlXB4UNMt8dvGzxdOJjC2e+AXnZwunExxZefLbxsnXNvOVl9QcYr+JE/tuNN2sX+Bf6/wv9n0V/",
+	"hY6rg7/9GxmF/ezowhc6D9cvO5RipCargJm5VGwNeRPldzzA0ESVLhKeVlWqv+Tbh+ov/eohU8x5Zz37",
+	"+aJKmwzrlnqLAspEJVQllCyzzS1TiASAac4D49hkVoUMZ/GtTE4wD9cP/xMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
