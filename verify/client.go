@@ -194,7 +194,7 @@ func (c *Client) create(ctx context.Context, serviceSID string, params CreatePar
 		return nil, nil, fmt.Errorf("create access token: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, nil, newError(resp.StatusCode, body)
+		return nil, nil, newError(resp.StatusCode, resp.Header, body)
 	}
 	parsed, err := verifyclient.ParseCreateAccessTokenResponse(withBody(resp, body))
 	if err != nil {
@@ -230,7 +230,7 @@ func (c *Client) fetch(ctx context.Context, serviceSID, sid string) (*models.Acc
 		return nil, nil, fmt.Errorf("fetch access token %s: %w", sid, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, nil, newError(resp.StatusCode, body)
+		return nil, nil, newError(resp.StatusCode, resp.Header, body)
 	}
 	parsed, err := verifyclient.ParseFetchAccessTokenResponse(withBody(resp, body))
 	if err != nil {

@@ -188,15 +188,22 @@ func TestAPIErrors(t *testing.T) {
 			if prefix := fmt.Sprintf("%d: ", tc.wantCode); !strings.HasPrefix(err.Error(), prefix) {
 				t.Errorf("Error() = %q, want it to start with %q", err.Error(), prefix)
 			}
+			if !requestIDPattern.MatchString(verr.RequestID) {
+				t.Errorf("RequestID = %q, want verifyd's Twilio-Request-Id", verr.RequestID)
+			}
 		})
 	}
 }
 
+var requestIDPattern = regexp.MustCompile(`^RQ[0-9a-f]{32}$`)
+
 // canned is a loopback server that answers every request with one status,
-// content type and body, and records what it received.
+// content type, request id (when set) and body, and records what it
+// received.
 type canned struct {
 	status      int
 	contentType string
+	requestID   string
 	body        string
 
 	got chan *http.Request // buffered; one per request
@@ -212,6 +219,9 @@ func (cn *canned) start(t *testing.T) *httptest.Server {
 		cn.got <- r2
 		if cn.contentType != "" {
 			w.Header().Set("Content-Type", cn.contentType)
+		}
+		if cn.requestID != "" {
+			w.Header().Set("Twilio-Request-Id", cn.requestID)
 		}
 		w.WriteHeader(cn.status)
 		_, _ = io.WriteString(w, cn.body)
@@ -305,10 +315,12 @@ func TestCreateAcceptsOKAndCreated(t *testing.T) {
 }
 
 func TestErrorResponses(t *testing.T) {
+	const rq = "RQ0123456789abcdef0123456789abcdef"
 	for _, tc := range []struct {
 		name        string
 		status      int
 		contentType string
+		requestID   string
 		body        string
 		want        *verify.Error
 	}{
@@ -316,8 +328,9 @@ func TestErrorResponses(t *testing.T) {
 			name:        "Twilio error JSON",
 			status:      http.StatusNotFound,
 			contentType: "application/json",
+			requestID:   rq,
 			body:        `{"code":20404,"message":"The requested resource /x was not found","more_info":"https://www.twilio.com/docs/errors/20404","status":404}`,
-			want:        &verify.Error{Code: 20404, Message: "The requested resource /x was not found", MoreInfo: "https://www.twilio.com/docs/errors/20404", Status: 404},
+			want:        &verify.Error{Code: 20404, Message: "The requested resource /x was not found", MoreInfo: "https://www.twilio.com/docs/errors/20404", Status: 404, RequestID: rq},
 		},
 		{
 			name:        "Twilio error JSON with details",
@@ -367,7 +380,7 @@ func TestErrorResponses(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := (&canned{status: tc.status, contentType: tc.contentType, body: tc.body}).start(t)
+			srv := (&canned{status: tc.status, contentType: tc.contentType, requestID: tc.requestID, body: tc.body}).start(t)
 			c, err := verify.NewClient(verify.Config{AccountSID: testAC, AuthToken: "t", BaseURL: srv.URL})
 			if err != nil {
 				t.Fatal(err)

@@ -30,6 +30,10 @@ type Error struct {
 	// not Twilio's error JSON, Details["body"] holds the start of it
 	// instead, as a string.
 	Details map[string]any
+	// RequestID is the response's Twilio-Request-Id, the id that Twilio
+	// support, or verifyd's access log, knows the request by; empty when
+	// the response carried none.
+	RequestID string
 }
 
 var _ error = (*Error)(nil)
@@ -48,11 +52,11 @@ func (e *Error) Error() string {
 // Error keeps.
 const excerptLen = 512
 
-// newError builds the Error for a response with the given status and body.
-// It accepts Twilio's error JSON whatever the Content-Type says, since
-// proxies and older servers label it loosely.
-func newError(status int, body []byte) *Error {
-	e := &Error{Status: status}
+// newError builds the Error for a response with the given status, header
+// and body. It accepts Twilio's error JSON whatever the Content-Type says,
+// since proxies and older servers label it loosely.
+func newError(status int, header http.Header, body []byte) *Error {
+	e := &Error{Status: status, RequestID: header.Get("Twilio-Request-Id")}
 	var wire struct {
 		Code     int            `json:"code"`
 		Message  string         `json:"message"`

@@ -75,6 +75,10 @@ func describe(err error) (code int, line string) {
 		if verr.Code == 0 {
 			line = fmt.Sprintf("HTTP %d %s", verr.Status, verr.Message)
 		}
+		if verr.RequestID != "" {
+			// The id finds the request in the server's log, or at Twilio support.
+			line += " (request " + verr.RequestID + ")"
+		}
 		switch verr.Status {
 		case http.StatusNotFound:
 			return exitNotFound, line

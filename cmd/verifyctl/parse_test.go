@@ -238,6 +238,7 @@ func TestDescribe(t *testing.T) {
 		{"bad request", &verify.Error{Code: 60200, Message: "Invalid parameter: Ttl", Status: http.StatusBadRequest}, exitFailure, "60200 Invalid parameter: Ttl"},
 		{"too many requests", &verify.Error{Code: 20429, Message: "Too Many Requests", Status: http.StatusTooManyRequests}, exitFailure, "20429 Too Many Requests"},
 		{"no Twilio code", &verify.Error{Message: "Bad Gateway", Status: http.StatusBadGateway}, exitFailure, "HTTP 502 Bad Gateway"},
+		{"with a request id", &verify.Error{Code: 20003, Message: "Authenticate", Status: http.StatusUnauthorized, RequestID: "RQ0123456789abcdef0123456789abcdef"}, exitAuth, "20003 Authenticate (request RQ0123456789abcdef0123456789abcdef)"},
 		{"interrupted", fmt.Errorf("fetch access token: %w", context.Canceled), exitFailure, "fetch access token: context canceled"},
 		{"other", errors.New("read token from stdin: EOF"), exitFailure, "read token from stdin: EOF"},
 	} {

@@ -117,6 +117,7 @@ var (
 	createdJWE = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`)
 	timestamp  = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
 	unixTime   = regexp.MustCompile(`("?(?:iat|exp)"?:\s*)\d{10}`)
+	requestID  = regexp.MustCompile(`RQ[0-9a-f]{32}`)
 )
 
 // mask replaces what changes between runs with placeholders.
@@ -130,6 +131,7 @@ func (f *fixture) mask(s string) string {
 	})
 	s = createdJWE.ReplaceAllString(s, "<new-token>")
 	s = timestamp.ReplaceAllString(s, "<date>")
+	s = requestID.ReplaceAllString(s, "<request-id>")
 	return unixTime.ReplaceAllString(s, "${1}<unix>")
 }
 
