@@ -190,3 +190,15 @@ func (l *logBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// waitFor fails t unless the logs come to hold want within a few seconds:
+// a handler writes its access log line after the client may have read the
+// response.
+func (l *logBuffer) waitFor(t *testing.T, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(l.String(), want); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line holds %s; the logs:\n%s", want, l.String())
+		}
+	}
+}

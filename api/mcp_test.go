@@ -3,8 +3,11 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -424,10 +427,18 @@ func TestMCPHTTP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != tc.wantStatus {
 				t.Errorf("%s /mcp (%s): status %d, want %d", tc.method, tc.name, resp.StatusCode, tc.wantStatus)
 			}
+			// Like a REST request, each has its request id and its line.
+			id := resp.Header.Get("Twilio-Request-Id")
+			if !regexp.MustCompile(`^RQ[0-9a-f]{32}$`).MatchString(id) {
+				t.Fatalf("%s /mcp: Twilio-Request-Id = %q, want RQ and 32 hex digits", tc.method, id)
+			}
+			want := fmt.Sprintf(`"request_id":%q,"method":%q,"path":"/mcp","status":%d,`, id, tc.method, tc.wantStatus)
+			e.Logs.waitFor(t, want)
 		})
 	}
 }

@@ -289,6 +289,11 @@ func (p *pipeline) observe(c echo.Context, ri *requestInfo, start time.Time) {
 	}
 	status := c.Response().Status
 	p.metrics.observe(op, status, elapsed)
+	p.accessLog(r, ri.id, status, end, elapsed)
+}
+
+// accessLog writes the access log line of a request.
+func (p *pipeline) accessLog(r *http.Request, id string, status int, end time.Time, elapsed time.Duration) {
 	// The record goes straight to the handler: Logger.LogAttrs would also
 	// look up the caller, which the line does not show.
 	h := p.log.Handler()
@@ -299,7 +304,7 @@ func (p *pipeline) observe(c echo.Context, ri *requestInfo, start time.Time) {
 	// Five attributes: a record holds up to five without allocating. The
 	// operation is in the metrics, and follows from the method and path.
 	rec.AddAttrs(
-		slog.String("request_id", ri.id),
+		slog.String("request_id", id),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
@@ -307,4 +312,51 @@ func (p *pipeline) observe(c echo.Context, ri *requestInfo, start time.Time) {
 		slog.Int64("duration_us", elapsed.Microseconds()),
 	)
 	_ = h.Handle(r.Context(), rec) // a handler that cannot write has nowhere to say so
+}
+
+// logged gives each request to a handler outside echo, the MCP endpoint,
+// a Twilio-Request-Id and an access log line, as every REST request has.
+// The REST requests that its tool calls make have their own.
+func (p *pipeline) logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := sid.New(sid.Request)
+		w.Header().Set("Twilio-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		end := time.Now()
+		p.accessLog(r, id, sw.status(), end, end.Sub(start))
+	})
+}
+
+// statusWriter remembers the status of a response. Unwrap lets
+// http.ResponseController reach the writer's Flush, which streaming needs.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 && code >= http.StatusOK {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// status is the response's status; net/http sends 200 when the handler
+// wrote nothing.
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
 }

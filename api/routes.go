@@ -132,6 +132,7 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
+	mcpHandler = p.logged(mcpHandler)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz":
