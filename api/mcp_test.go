@@ -408,10 +408,14 @@ func TestMCPHTTP(t *testing.T) {
 		header     map[string]string
 		body       string
 		wantStatus int
+		wantClose  bool // the server closes the connection after answering
 	}{
-		{"initialize", http.MethodPost, map[string]string{"Accept": "application/json, text/event-stream"}, initialize, http.StatusOK},
-		{"stateless: no event stream", http.MethodGet, map[string]string{"Accept": "text/event-stream"}, "", http.StatusMethodNotAllowed},
-		{"cross-site browser request", http.MethodPost, map[string]string{"Accept": "application/json, text/event-stream", "Sec-Fetch-Site": "cross-site"}, initialize, http.StatusForbidden},
+		{"initialize", http.MethodPost, map[string]string{"Accept": "application/json, text/event-stream"}, initialize, http.StatusOK, false},
+		{"stateless: no event stream", http.MethodGet, map[string]string{"Accept": "text/event-stream"}, "", http.StatusMethodNotAllowed, false},
+		{"cross-site browser request", http.MethodPost, map[string]string{"Accept": "application/json, text/event-stream", "Sec-Fetch-Site": "cross-site"}, initialize, http.StatusForbidden, false},
+		// The rest of a body over the limit (64 KiB) is not read: the
+		// connection closes. net/http would read up to 256 KiB more itself.
+		{"body over the limit", http.MethodPost, map[string]string{"Accept": "application/json, text/event-stream"}, initialize[:len(initialize)-1] + `,"pad":"` + strings.Repeat("x", 70_000) + `"}`, http.StatusRequestEntityTooLarge, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -431,6 +435,9 @@ func TestMCPHTTP(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tc.wantStatus {
 				t.Errorf("%s /mcp (%s): status %d, want %d", tc.method, tc.name, resp.StatusCode, tc.wantStatus)
+			}
+			if resp.Close != tc.wantClose {
+				t.Errorf("%s /mcp (%s): connection closed %t, want %t", tc.method, tc.name, resp.Close, tc.wantClose)
 			}
 			// Like a REST request, each has its request id and its line.
 			id := resp.Header.Get("Twilio-Request-Id")

@@ -322,10 +322,26 @@ func (p *pipeline) logged(next http.Handler) http.Handler {
 		start := time.Now()
 		id := sid.New(sid.Request)
 		w.Header().Set("Twilio-Request-Id", id)
+		if r.Body != nil && r.Body != http.NoBody {
+			// On net/http's own writer, so that a body over the limit
+			// also closes the connection: a wrapper hides the writer's
+			// hook for that from MaxBytesReader.
+			r.Body = http.MaxBytesReader(w, r.Body, p.bodyLimit)
+		}
 		sw := &statusWriter{ResponseWriter: w}
+		returned := false
+		defer func() {
+			// Deferred, so that a request whose handler panics (net/http
+			// recovers it, further up) still gets its line.
+			status := sw.status()
+			if !returned && sw.code == 0 {
+				status = http.StatusInternalServerError
+			}
+			end := time.Now()
+			p.accessLog(r, id, status, end, end.Sub(start))
+		}()
 		next.ServeHTTP(sw, r)
-		end := time.Now()
-		p.accessLog(r, id, sw.status(), end, end.Sub(start))
+		returned = true
 	})
 }
 

@@ -31,7 +31,7 @@ const exitCodesHelp = `verifyctl exits with one of these statuses:
      credentials are wrong
 
 On failure verifyctl prints one line to stderr, such as
-  verifyctl: 20404 The requested resource /v2/Services/VA…/AccessTokens/YK… was not found
+  verifyctl: 20404 The requested resource /v2/Services/VA…/AccessTokens/YK… was not found (request RQ…)
 `
 
 // usageError is a mistake in the command line or the settings, reported
