@@ -125,7 +125,8 @@ func send(t *testing.T, req *http.Request) (*http.Response, []byte) {
 }
 
 // TestChunkedBodyOverLimit: a body without Content-Length is cut off at the
-// limit as it streams in, with the same 413 as a declared one.
+// limit as it streams in, with the same 413 as a declared one, and the
+// server closes the connection rather than read the rest.
 func TestChunkedBodyOverLimit(t *testing.T) {
 	e := startEnv(t, api.Config{BodyLimit: 1 << 10})
 	u, err := url.Parse(e.URL)
@@ -147,7 +148,7 @@ func TestChunkedBodyOverLimit(t *testing.T) {
 	req.Header.Set("Content-Type", formType)
 	req.SetBasicAuth(e.A.AccountSID, e.A.AuthToken)
 	var head strings.Builder
-	fmt.Fprintf(&head, "POST %s HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n", req.URL.RequestURI(), u.Host)
+	fmt.Fprintf(&head, "POST %s HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n", req.URL.RequestURI(), u.Host)
 	for name := range req.Header {
 		fmt.Fprintf(&head, "%s: %s\r\n", name, req.Header.Get(name))
 	}
@@ -172,6 +173,9 @@ func TestChunkedBodyOverLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkErrorBody(t, resp, body, 413, 20413)
+	if !resp.Close {
+		t.Error("the connection stays open after a body over the limit; the server would read the rest of it")
+	}
 	if n := countTokens(t, e); n != 0 {
 		t.Errorf("%d tokens created, want 0", n)
 	}

@@ -123,7 +123,7 @@ func routeNotFound(echo.Context) error { return echo.ErrNotFound }
 
 // scope gives the request its Twilio-Request-Id, its base URL, its spec
 // operation and a deadline that bounds every store call it makes, all in
-// one context value.
+// one context value, and caps the reader of its body.
 func (p *pipeline) scope(c echo.Context, start time.Time) *requestInfo {
 	r := c.Request()
 	ri := &requestInfo{
@@ -140,6 +140,12 @@ func (p *pipeline) scope(c echo.Context, start time.Time) *requestInfo {
 	}
 	ri.idHeader[0] = ri.id
 	c.Response().Header()["Twilio-Request-Id"] = ri.idHeader[:]
+	if r.Body != nil && r.Body != http.NoBody {
+		// Capped on net/http's own writer, before validation swaps in the
+		// recorder: net/http then closes the connection when the cap is
+		// hit, rather than read the rest. A wrapper hides that hook.
+		r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, p.bodyLimit)
+	}
 	c.SetRequest(r.WithContext(ri))
 	return ri
 }
@@ -256,7 +262,7 @@ const maxHeaderBytes = 16 << 10
 // limit answers 431 · 20431 when the header fields of a request, Host
 // included, add up to more than the header limit as sent ("Name:
 // value\r\n" each); 413 · 20413 for a declared body length over the body
-// limit. It caps the reader of any other body.
+// limit. scope caps the reader of any other body.
 func (p *pipeline) limit(c echo.Context) error {
 	r := c.Request()
 	n := len("Host: \r\n") + len(r.Host)
@@ -270,9 +276,6 @@ func (p *pipeline) limit(c echo.Context) error {
 	}
 	if r.ContentLength > p.bodyLimit {
 		return errTooLarge
-	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(c.Response(), r.Body, p.bodyLimit)
 	}
 	return nil
 }
