@@ -90,6 +90,16 @@ func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
 	return nil
 }
 
+// capBody caps the reader of r's body at the body limit. w must be
+// net/http's own writer: through it, net/http closes the connection when
+// the cap is hit rather than read the rest, and a wrapper hides that hook
+// from MaxBytesReader.
+func (p *pipeline) capBody(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, p.bodyLimit)
+	}
+}
+
 // matchesTemplate reports whether path, as echo routed it (an encoded
 // slash is still "%2F"), has the segments of echo's route template, each
 // ":name" parameter one non-empty segment. It knows only the templates
@@ -140,12 +150,8 @@ func (p *pipeline) scope(c echo.Context, start time.Time) *requestInfo {
 	}
 	ri.idHeader[0] = ri.id
 	c.Response().Header()["Twilio-Request-Id"] = ri.idHeader[:]
-	if r.Body != nil && r.Body != http.NoBody {
-		// Capped on net/http's own writer, before validation swaps in the
-		// recorder: net/http then closes the connection when the cap is
-		// hit, rather than read the rest. A wrapper hides that hook.
-		r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, p.bodyLimit)
-	}
+	// Before validation swaps in the recorder.
+	p.capBody(c.Response().Writer, r)
 	c.SetRequest(r.WithContext(ri))
 	return ri
 }
@@ -325,12 +331,7 @@ func (p *pipeline) logged(next http.Handler) http.Handler {
 		start := time.Now()
 		id := sid.New(sid.Request)
 		w.Header().Set("Twilio-Request-Id", id)
-		if r.Body != nil && r.Body != http.NoBody {
-			// On net/http's own writer, so that a body over the limit
-			// also closes the connection: a wrapper hides the writer's
-			// hook for that from MaxBytesReader.
-			r.Body = http.MaxBytesReader(w, r.Body, p.bodyLimit)
-		}
+		p.capBody(w, r) // before statusWriter wraps w
 		sw := &statusWriter{ResponseWriter: w}
 		returned := false
 		defer func() {
