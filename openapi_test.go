@@ -158,7 +158,7 @@ func TestSpecFacts(t *testing.T) {
 	}
 
 	errSchema := doc.Components.Schemas["Error"]
-	wantStatuses := []int{400, 401, 404, 405, 413, 429, 431, 500, 503}
+	wantStatuses := []int{400, 401, 403, 404, 405, 413, 429, 431, 500, 503}
 	for key, op := range ops {
 		method, path, _ := strings.Cut(key, " ")
 		o := doc.Paths.Find(path).GetOperation(method)

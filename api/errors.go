@@ -8,13 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
 
 	"github.com/verifykit/verifykit/gen/models"
-	"github.com/verifykit/verifykit/internal/cache"
+	"github.com/verifykit/verifykit/internal/authn"
 	"github.com/verifykit/verifykit/internal/store"
 )
 
@@ -28,6 +29,7 @@ import (
 const (
 	codeAuthenticate     = 20003
 	codeMethodNotAllowed = 20004
+	codeForbidden        = 20403
 	codeNotFound         = 20404
 	codeTooLarge         = 20413
 	codeHeadersTooLarge  = 20431
@@ -69,7 +71,9 @@ func errNotFound(path string) *apiError {
 var (
 	errAuthenticate = &apiError{status: http.StatusUnauthorized, code: codeAuthenticate, message: "Authenticate"}
 	errMethod       = &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, message: "Method not allowed"}
-	errTooLarge     = &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, message: "Request Entity Too Large"}
+	// errCrossSite refuses a form post from another site's page.
+	errCrossSite = &apiError{status: http.StatusForbidden, code: codeForbidden, message: "Forbidden: cross-site requests must use CORS"}
+	errTooLarge  = &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, message: "Request Entity Too Large"}
 	// errHeadersTooLarge: see the note on the codes.
 	errHeadersTooLarge = &apiError{status: http.StatusRequestHeaderFieldsTooLarge, code: codeHeadersTooLarge, message: "Request Header Fields Too Large"}
 )
@@ -92,7 +96,6 @@ func errInternal(cause error) *apiError {
 // body. Every failure leaves as the Twilio error JSON that openapi.yaml
 // declares for its status; anything unrecognised becomes 500 and is logged.
 func renderError(log *slog.Logger) echo.HTTPErrorHandler {
-	bodies := errorBodies{cache: cache.New[errorKey, []byte](errorBodyCacheSize)}
 	return func(err error, c echo.Context) {
 		e := classify(err, c.Request())
 		if e.status >= http.StatusInternalServerError {
@@ -118,7 +121,7 @@ func renderError(log *slog.Logger) echo.HTTPErrorHandler {
 			_ = c.NoContent(e.status)
 			return
 		}
-		body, err := bodies.encode(e)
+		body, err := encodeError(e)
 		if err == nil {
 			h.Set("Content-Type", echo.MIMEApplicationJSON)
 			c.Response().WriteHeader(e.status)
@@ -132,27 +135,11 @@ func renderError(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
-// errorBodies caches the encoded bodies of errors, which are few and
-// repeat: a body is a pure function of status, code and message.
-type errorBodies struct {
-	cache *cache.Cache[errorKey, []byte]
-}
-
-type errorKey struct {
-	status, code int
-	message      string
-}
-
-// errorBodyCacheSize bounds the cache; messages that name a path vary.
-const errorBodyCacheSize = 1024
-
-// encode returns the Twilio error JSON of e, as echo's JSON encoder writes
-// it (with a trailing newline).
-func (b errorBodies) encode(e *apiError) ([]byte, error) {
-	key := errorKey{status: e.status, code: e.code, message: e.message}
-	if body, ok := b.cache.Get(key); ok {
-		return body, nil
-	}
+// encodeError returns the Twilio error JSON of e, as echo's JSON encoder
+// writes it (with a trailing newline). Bodies are not cached: a message
+// may carry a path or a field name from the request, and a cache keyed by
+// request input grows with whatever a client sends.
+func encodeError(e *apiError) ([]byte, error) {
 	body, err := json.Marshal(models.Error{
 		Code:     e.code,
 		Message:  e.message,
@@ -162,9 +149,7 @@ func (b errorBodies) encode(e *apiError) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode error body: %w", err)
 	}
-	body = append(body, '\n')
-	b.cache.Put(key, body)
-	return body, nil
+	return append(body, '\n'), nil
 }
 
 // classify maps any error to the Twilio error it is sent as.
@@ -172,6 +157,13 @@ func classify(err error, r *http.Request) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	var le *authn.LimitedError
+	if errors.As(err, &le) {
+		return errTooManyFailures(int((le.RetryAfter + time.Second - 1) / time.Second))
+	}
+	if errors.Is(err, authn.ErrUnauthenticated) {
+		return errAuthenticate
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

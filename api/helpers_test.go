@@ -44,7 +44,7 @@ type env struct {
 	Logs  *logBuffer
 }
 
-func newTenant(t *testing.T, st store.Store, name string) tenant {
+func newTenant(t testing.TB, st store.Store, name string) tenant {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
@@ -63,7 +63,7 @@ func newTenant(t *testing.T, st store.Store, name string) tenant {
 	return tenant{AccountSID: acc.SID, AuthToken: authToken, APIKeySID: key.SID, APISecret: secret, ServiceSID: svc.SID}
 }
 
-func openStore(t *testing.T) store.Store {
+func openStore(t testing.TB) store.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "verifyd.db"))
 	if err != nil {

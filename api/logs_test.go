@@ -138,7 +138,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		{"GET", listA + "/" + tokenSIDs[0], authHeader("admin", "hunter2-wrong-password"), "", nil, 401},
 		{"GET", listA + "/" + tokenSIDs[0], authHeader("AC"+strings.Repeat("0", 32), "wrong-password-for-unknown-account"), "", nil, 401},
 	}
-	for i := range 4 {
+	// Account A's SID has failed once above; eight more here.
+	for i := range 8 {
 		steps = append(steps, step{"GET", listA + "/" + tokenSIDs[0], authHeader(e.A.AccountSID, fmt.Sprintf("wrong-password-%d", i)), "", nil, 401})
 	}
 	// The same operations as MCP tools: a token created there, and a call
@@ -158,7 +159,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	steps = append(steps, step{"POST", "/mcp", authHeader(e.A.AccountSID, "wrong-password-over-mcp"),
 		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"fetch_access_token","arguments":{"service_sid":"` + e.A.ServiceSID + `","sid":"` + tok.SID + `"}}}`,
 		mcpHeader, 200})
-	// Ten failures: now even A's valid credentials are refused.
+	// Ten failures of A's account SID: now even its valid auth token is refused.
 	steps = append(steps, step{"GET", listA + "/" + tokenSIDs[0], accountA, "", nil, 429})
 	for _, w := range steps {
 		status, body := remote(w.method, w.path, w.auth, w.body, w.header)

@@ -1,15 +1,21 @@
 package api
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/verifykit/verifykit/internal/authn"
 	"github.com/verifykit/verifykit/internal/sid"
 )
 
@@ -23,11 +29,13 @@ import (
 // builds its middleware chain anew on every request, one closure per
 // middleware, and this hot path cannot afford nine.
 type pipeline struct {
-	timeout     time.Duration
-	routes      *routeTable
-	log         *slog.Logger
-	metrics     *metrics
-	auth        *authenticator
+	timeout time.Duration
+	routes  *routeTable
+	log     *slog.Logger
+	metrics *metrics
+	auth    *authn.Authenticator
+	// publicURL: resource URLs do not depend on the request's Host.
+	publicURL   bool
 	bodyLimit   int64
 	headerLimit int
 	requests    *requestValidator
@@ -90,15 +98,59 @@ func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
 	return nil
 }
 
-// capBody caps the reader of r's body at the body limit. w must be
-// net/http's own writer: through it, net/http closes the connection when
-// the cap is hit rather than read the rest, and a wrapper hides that hook
-// from MaxBytesReader.
-func (p *pipeline) capBody(w http.ResponseWriter, r *http.Request) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, p.bodyLimit)
+// capBody caps the body of r, the request net/http gave the handler, at
+// the body limit, and returns a copy of r that reads through the cap.
+// net/http's own request keeps its own body: net/http looks there to
+// decide whether the connection may serve another request, and a request
+// that swaps it hides an unfinished body, whose rest would then be read
+// as a new request. w must be net/http's own writer, through which
+// MaxBytesReader makes net/http close the connection at the cap. A body
+// not read to its end, for whatever reason, closes the connection after
+// the response (Connection: close, set by closeUnread).
+func (p *pipeline) capBody(w http.ResponseWriter, r *http.Request, ctx context.Context) (*http.Request, *countedBody) {
+	r2 := r.WithContext(ctx)
+	if r.Body == nil || r.Body == http.NoBody {
+		return r2, nil
+	}
+	b := &countedBody{rc: http.MaxBytesReader(w, r.Body, p.bodyLimit), length: r.ContentLength}
+	r2.Body = b
+	return r2, b
+}
+
+// countedBody is a request body that knows whether it was read to its
+// end.
+type countedBody struct {
+	rc     io.ReadCloser
+	length int64 // Content-Length; -1 when unknown (chunked)
+	read   int64
+	eof    bool
+}
+
+func (b *countedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.read += int64(n)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *countedBody) Close() error { return b.rc.Close() }
+
+// done reports whether the whole body was read.
+func (b *countedBody) done() bool { return b.eof || (b.length >= 0 && b.read == b.length) }
+
+// closeUnread asks net/http to close the connection after the response
+// when b was not read to its end: what is left of it must never be taken
+// for the next request. h is the header of the response about to be sent.
+func closeUnread(b *countedBody, h http.Header) {
+	if b != nil && !b.done() {
+		h["Connection"] = connectionClose
 	}
 }
+
+// connectionClose is shared by every response it is set on; never written to.
+var connectionClose = []string{"close"}
 
 // matchesTemplate reports whether path, as echo routed it (an encoded
 // slash is still "%2F"), has the segments of echo's route template, each
@@ -151,9 +203,28 @@ func (p *pipeline) scope(c echo.Context, start time.Time) *requestInfo {
 	ri.idHeader[0] = ri.id
 	c.Response().Header()["Twilio-Request-Id"] = ri.idHeader[:]
 	// Before validation swaps in the recorder.
-	p.capBody(c.Response().Writer, r)
-	c.SetRequest(r.WithContext(ri))
+	r2, body := p.capBody(c.Response().Writer, r, ri)
+	if body != nil {
+		res := c.Response()
+		res.Before(func() { closeUnread(body, res.Header()) })
+	}
+	c.SetRequest(r2)
 	return ri
+}
+
+// maxHostLen bounds the Host of a request whose resource URLs are built
+// from it: a DNS name has at most 253 characters, and a port 6 more.
+const maxHostLen = 260
+
+// usableHost reports whether host can be the host of an absolute URL that
+// validates as format uri: not empty, not too long, and parsed back as
+// itself.
+func usableHost(host string) bool {
+	if host == "" || len(host) > maxHostLen {
+		return false
+	}
+	u, err := url.Parse("http://" + host + "/")
+	return err == nil && u.Host == host
 }
 
 // validated runs a request of a spec operation with its response held
@@ -229,12 +300,22 @@ func (p *pipeline) guarded(c echo.Context, ri *requestInfo, next echo.HandlerFun
 	if p.cors(c) {
 		return c.NoContent(http.StatusNoContent)
 	}
+	if crossSiteForm(c.Request()) {
+		return errCrossSite
+	}
 	if err := p.limit(c); err != nil {
 		return err
 	}
-	if err := p.auth.check(c, ri); err != nil {
+	if ri.op != nil && !p.publicURL && !usableHost(ri.host) {
+		// Resource URLs are built from the Host; refuse before anything
+		// is stored rather than fail to describe what was.
+		return errInvalidParameter("Host")
+	}
+	pr, err := p.auth.Authenticate(ri, c.Request())
+	if err != nil {
 		return err
 	}
+	ri.principal = principal{AccountSID: pr.AccountSID, CredentialSID: pr.CredentialSID}
 	if ri.op != nil {
 		if err := p.requests.check(c, ri); err != nil {
 			return err
@@ -258,6 +339,21 @@ func (p *pipeline) cors(c echo.Context) (preflight bool) {
 	}
 	h["Access-Control-Max-Age"] = p.headers.maxAge
 	return true
+}
+
+// crossSiteForm reports whether r is a state-changing request that a
+// browser sent for a page of another site without CORS: a form post or a
+// no-cors fetch, which would carry Basic credentials the browser cached
+// for verifyd. Browsers mark such requests with Sec-Fetch-Site and
+// Sec-Fetch-Mode; scripts that pass CORS send Sec-Fetch-Mode: cors, and
+// clients that are not browsers send neither.
+func crossSiteForm(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	site := r.Header.Get("Sec-Fetch-Site")
+	return (site == "cross-site" || site == "same-site") && r.Header.Get("Sec-Fetch-Mode") != "cors"
 }
 
 // maxHeaderBytes caps a request's header fields; http.Server's
@@ -314,13 +410,33 @@ func (p *pipeline) accessLog(r *http.Request, id string, status int, end time.Ti
 	// operation is in the metrics, and follows from the method and path.
 	rec.AddAttrs(
 		slog.String("request_id", id),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("method", truncate(r.Method, maxLoggedMethod)),
+		slog.String("path", truncate(r.URL.Path, maxLoggedPath)),
 		slog.Int("status", status),
 		// An integer: slog encodes floats through encoding/json.
 		slog.Int64("duration_us", elapsed.Microseconds()),
 	)
 	_ = h.Handle(r.Context(), rec) // a handler that cannot write has nowhere to say so
+}
+
+// Lengths beyond which the access log cuts a request's method and path:
+// they come from the client, and the line must stay one readable line.
+const (
+	maxLoggedMethod = 32
+	maxLoggedPath   = 2048
+)
+
+// truncate cuts s to n bytes, at a rune boundary, and says how much it
+// left out.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…[truncated " + strconv.Itoa(len(s)-cut) + " bytes]"
 }
 
 // logged gives each request to a handler outside echo, the MCP endpoint,
@@ -331,8 +447,8 @@ func (p *pipeline) logged(next http.Handler) http.Handler {
 		start := time.Now()
 		id := sid.New(sid.Request)
 		w.Header().Set("Twilio-Request-Id", id)
-		p.capBody(w, r) // before statusWriter wraps w
-		sw := &statusWriter{ResponseWriter: w}
+		r, body := p.capBody(w, r, r.Context()) // before statusWriter wraps w
+		sw := &statusWriter{ResponseWriter: w, before: func(h http.Header) { closeUnread(body, h) }}
 		returned := false
 		defer func() {
 			// Deferred, so that a request whose handler panics (net/http
@@ -353,19 +469,21 @@ func (p *pipeline) logged(next http.Handler) http.Handler {
 // http.ResponseController reach the writer's Flush, which streaming needs.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code   int
+	before func(http.Header) // runs once, before the status is sent
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 && code >= http.StatusOK {
 		w.code = code
+		w.before(w.Header())
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
-		w.code = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }

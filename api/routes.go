@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/verifykit/verifykit/gen/verifyserver"
+	"github.com/verifykit/verifykit/internal/authn"
 	"github.com/verifykit/verifykit/internal/spec"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/token"
@@ -34,10 +35,13 @@ type Config struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// AuthFailureLimit is how many failed authentications a client (an IP
-	// address; an IPv6 /64) may make per AuthFailureWindow; 10 when zero,
-	// no limit when negative. Once a client has used them up, its requests
-	// get 429 · 20429 with Retry-After before their credentials are
-	// checked, valid ones included, until its allowance refills.
+	// address; an IPv6 /64) may make per credential SID per
+	// AuthFailureWindow, and a tenth of how many it may make over all
+	// credentials; 10 when zero, no limit when negative. A credential that
+	// used them up gets 429 · 20429 with Retry-After before it is checked,
+	// until its allowance refills; other credentials from the same client
+	// are not affected unless the client is over its ceiling (see
+	// docs/design.md).
 	AuthFailureLimit int
 	// AuthFailureWindow is the time over which AuthFailureLimit refills
 	// (one failure's worth every AuthFailureWindow/AuthFailureLimit);
@@ -102,11 +106,18 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	p := &pipeline{
-		timeout:     cfg.RequestTimeout,
-		routes:      newRouteTable(doc),
-		log:         log,
-		metrics:     newMetrics(),
-		auth:        newAuthenticator(st, newFailureLimiter(cfg.AuthFailureLimit, cfg.AuthFailureWindow, maxFailureClients, cfg.TrustForwardedFor, cfg.Now)),
+		timeout: cfg.RequestTimeout,
+		routes:  newRouteTable(doc),
+		log:     log,
+		metrics: newMetrics(),
+		auth: authn.New(st, authn.Config{
+			FailureLimit:      cfg.AuthFailureLimit,
+			FailureWindow:     cfg.AuthFailureWindow,
+			TrustForwardedFor: cfg.TrustForwardedFor,
+			LookupTimeout:     cfg.RequestTimeout,
+			Now:               cfg.Now,
+		}),
+		publicURL:   cfg.PublicURL != "",
 		bodyLimit:   cfg.BodyLimit,
 		headerLimit: maxHeaderBytes,
 		requests:    newRequestValidator(),

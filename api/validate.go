@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +39,9 @@ type operation struct {
 	id         string
 	route      *routers.Route
 	formFields map[string]bool // the declared form fields; nil without a form body
+	// query holds the declared query parameters: any other is refused,
+	// as the generated form binding would read it as a form field.
+	query map[string]bool
 	// params are the operation's parameters compiled, in kin-openapi's
 	// order; nil when any of them, or the operation, needs kin-openapi
 	// (see compileParams).
@@ -93,6 +98,12 @@ func newRouteTable(doc *openapi3.T) *routeTable {
 				route:     &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
 				params:    compileParams(doc, item, op),
 				responses: map[int]*knownValid{},
+				query:     map[string]bool{},
+			}
+			for _, ref := range append(append(openapi3.Parameters{}, item.Parameters...), op.Parameters...) {
+				if ref.Value.In == openapi3.ParameterInQuery {
+					o.query[ref.Value.Name] = true
+				}
 			}
 			for status, resp := range op.Responses.Map() {
 				code, err := strconv.Atoi(status)
@@ -228,6 +239,11 @@ func newRequestValidator() *requestValidator {
 
 func (v *requestValidator) check(c echo.Context, ri *requestInfo) error {
 	r := c.Request()
+	if r.URL.RawQuery != "" {
+		if err := checkQuery(r.URL, ri.op.query); err != nil {
+			return err
+		}
+	}
 	if ri.op.params != nil && (r.Body == nil || r.Body == http.NoBody) {
 		return checkParams(ri)
 	}
@@ -294,6 +310,21 @@ func (ri *requestInfo) pathParams() map[string]string {
 		}
 	}
 	return params
+}
+
+// checkQuery rejects query parameters that the operation does not
+// declare, and a query that does not parse.
+func checkQuery(u *url.URL, declared map[string]bool) error {
+	q, err := url.ParseQuery(u.RawQuery)
+	for _, name := range slices.Sorted(maps.Keys(q)) { // the same answer every time
+		if !declared[name] {
+			return errInvalidParameter(name)
+		}
+	}
+	if err != nil {
+		return errInvalidParameter("query")
+	}
+	return nil
 }
 
 // checkFormFields rejects undeclared and repeated form fields.
@@ -451,9 +482,13 @@ func (r *recorder) Write(b []byte) (int, error) {
 }
 
 // verdictCacheSize bounds each operation and status's set of remembered
-// bodies; bodies larger than maxVerdictBody are never remembered.
+// bodies, by count and by bytes: an error body may carry a path or a field
+// name from the request, so what a client sends must not grow the set
+// beyond verdictCacheBytes. Bodies larger than maxVerdictBody are never
+// remembered.
 const (
 	verdictCacheSize       = 4096
+	verdictCacheBytes      = 256 << 10
 	headerVerdictCacheSize = 256
 	maxVerdictBody         = 16 << 10
 )
@@ -462,12 +497,14 @@ const (
 // the maps with string(body), which Go does without copying the bytes.
 type verdicts struct {
 	mu        sync.Mutex
-	half      int
+	half      int // entries per generation
+	halfBytes int // bytes per generation
+	curBytes  int
 	cur, prev map[string]struct{}
 }
 
 func newVerdicts(max int) *verdicts {
-	return &verdicts{half: max / 2, cur: map[string]struct{}{}}
+	return &verdicts{half: max / 2, halfBytes: verdictCacheBytes / 2, cur: map[string]struct{}{}}
 }
 
 func (v *verdicts) has(body []byte) bool {
@@ -486,8 +523,9 @@ func (v *verdicts) add(body []byte) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if len(v.cur) >= v.half {
-		v.prev, v.cur = v.cur, make(map[string]struct{}, v.half)
+	if len(v.cur) >= v.half || v.curBytes+len(body) > v.halfBytes {
+		v.prev, v.cur, v.curBytes = v.cur, map[string]struct{}{}, 0
 	}
 	v.cur[string(body)] = struct{}{}
+	v.curBytes += len(body)
 }

@@ -105,6 +105,9 @@ type ServiceSID = string
 // BadRequest A Twilio REST error. `status` repeats the HTTP status.
 type BadRequest = Error
 
+// Forbidden A Twilio REST error. `status` repeats the HTTP status.
+type Forbidden = Error
+
 // HeadersTooLarge A Twilio REST error. `status` repeats the HTTP status.
 type HeadersTooLarge = Error
 

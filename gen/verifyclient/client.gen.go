@@ -353,6 +353,11 @@ type CreateAccessTokenResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateAccessTokenResponse403Headers the declared response headers of an HTTP 403 response for CreateAccessToken
+type CreateAccessTokenResponse403Headers struct {
+	TwilioRequestID *string
+}
+
 // CreateAccessTokenResponse404Headers the declared response headers of an HTTP 404 response for CreateAccessToken
 type CreateAccessTokenResponse404Headers struct {
 	TwilioRequestID *string
@@ -400,6 +405,8 @@ type CreateAccessTokenResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON405 the response for an HTTP 405 `application/json` response
@@ -420,6 +427,8 @@ type CreateAccessTokenResponse struct {
 	Headers400 *CreateAccessTokenResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateAccessTokenResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateAccessTokenResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateAccessTokenResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
@@ -449,6 +458,11 @@ func (r CreateAccessTokenResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r CreateAccessTokenResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateAccessTokenResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -536,6 +550,11 @@ type FetchAccessTokenResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// FetchAccessTokenResponse403Headers the declared response headers of an HTTP 403 response for FetchAccessToken
+type FetchAccessTokenResponse403Headers struct {
+	TwilioRequestID *string
+}
+
 // FetchAccessTokenResponse404Headers the declared response headers of an HTTP 404 response for FetchAccessToken
 type FetchAccessTokenResponse404Headers struct {
 	TwilioRequestID *string
@@ -583,6 +602,8 @@ type FetchAccessTokenResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON405 the response for an HTTP 405 `application/json` response
@@ -603,6 +624,8 @@ type FetchAccessTokenResponse struct {
 	Headers400 *FetchAccessTokenResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *FetchAccessTokenResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *FetchAccessTokenResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *FetchAccessTokenResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
@@ -632,6 +655,11 @@ func (r FetchAccessTokenResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r FetchAccessTokenResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FetchAccessTokenResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -780,6 +808,13 @@ func ParseCreateAccessTokenResponse(rsp *http.Response) (*CreateAccessTokenRespo
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -869,6 +904,16 @@ func ParseCreateAccessTokenResponse(rsp *http.Response) (*CreateAccessTokenRespo
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateAccessTokenResponse403Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateAccessTokenResponse404Headers
 		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
@@ -1000,6 +1045,13 @@ func ParseFetchAccessTokenResponse(rsp *http.Response) (*FetchAccessTokenRespons
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1124,6 +1176,16 @@ func ParseFetchAccessTokenResponse(rsp *http.Response) (*FetchAccessTokenRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers FetchAccessTokenResponse403Headers
+		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Twilio-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TwilioRequestID = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers FetchAccessTokenResponse404Headers
 		if values := rsp.Header.Values("Twilio-Request-Id"); len(values) > 0 {

@@ -137,6 +137,15 @@ type BadRequestJSONResponse struct {
 	Headers BadRequestResponseHeaders
 }
 
+type ForbiddenResponseHeaders struct {
+	TwilioRequestID *string
+}
+type ForbiddenJSONResponse struct {
+	Body Error
+
+	Headers ForbiddenResponseHeaders
+}
+
 type HeadersTooLargeResponseHeaders struct {
 	TwilioRequestID *string
 }
@@ -279,6 +288,23 @@ func (response CreateAccessToken401JSONResponse) VisitCreateAccessTokenResponse(
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessToken403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateAccessToken403JSONResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -503,6 +529,23 @@ func (response FetchAccessToken401JSONResponse) VisitFetchAccessTokenResponse(w 
 	return err
 }
 
+type FetchAccessToken403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response FetchAccessToken403JSONResponse) VisitFetchAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FetchAccessToken404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response FetchAccessToken404JSONResponse) VisitFetchAccessTokenResponse(w http.ResponseWriter) error {
@@ -721,76 +764,79 @@ func (sh *strictHandler) FetchAccessToken(ctx echo.Context, serviceSID ServiceSI
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7FvrUts+m78Vjfed+VPWCc4BWvKf/RBooClnkkBpw0sUW45VbMmVZELaYWavZi9sr2RHBye2YyBQurM7",
-	"83b6Idg6PHoOv+egx78sl0YxJYgIbrV+WegeRnGI1O+26yLO+/QWEfknT6IIspnVstoEQPUOCPXStu5g",
-	"mCA5CLouTYi44diTA3fhM/8s2/KgQDcuQ1AgOafu1DYrzvtKw+nXnZYj/3+1bAsRgcXsBnv6h9WyfL/5",
-	"oeHVfH9zu/Zh+wPc3m7Wt2tbzqbj1V3Y8C3b8qErKLvxGUbEC2c3BEbIalmfaUDAR4oAPg0oQYuBYhbL",
-	"93HCA8u2OGJ32EXmLBftFc6ih14drDBUs65lodnnLfiljU/w58754Aof7n5m8PJM/t0/uzj2Bz+P/S+1",
-	"7cP+xbHvfe/I99+9T7fyvePVQw4vP4ivZCc4aVxtH/W6vBtdJFez7lb3tjM77n/9dOY4ck4w3nflnFv4",
-	"pYv9s2qVnZ3dNMNp+8v54Pbcfd+s7tyw3fPGwRa7Oz7cn36KP/4cXPj92Xa4e/B557jSqN912jffWYz9",
-	"3cGPnfcRTRr7nYvbxuBL7/PtbPMuOd50fyaXF99Ppp2zG763sxUnBz92/C9oduXWO1/ei69HrA/POvvb",
-	"5OP+9PJ20MU3Z4MTNnh/+mPmdrduouMj0aj1k0j0m8J1phe3ncP9Rnuzyfzbm9nWeafm7H28bbdPYli7",
-	"OjxPgtuvzukBbZxOdpGAh+Sm8b5z1fwBWW+2f9k9v7yvkPvbq4Hf+PGe7HXqR37z8+ZgMt1LLnfvx6J6",
-	"IOohm3y8H/vQGXNR25o4R/dnUjQitFoNx7GthIVWywqEiHlrY+MOMezPqmKKQ0yrLo027uobPa0lfON5",
-	"BdnIWBTfWEFLHh4ebCtA0EMsY5G7lAhGw3YY0ukuQ8oiYKgGeIi7DMcCU6laXeJhFwrEwTRAIkAMiACB",
-	"MaNTjhjgAU1CD2DihomHgLtYqSrtTQOB1RIsQbbF3QBFUG5hbGRMaYggsSSFy2R9WtCcJ6kXIxf7M0WI",
-	"ORiAcgbyJJEpsGAyUUMY4jRhLspRpPaLhQ3aiQgowz+hXNwGkgBERKU/i5ENun7lCAo30L+oh32MvEoP",
-	"E1e/PKYEZUYMSJQbY5WcmQuGyeSRIx8hEVDvmSN/6vdPQaRHvvzc+52+DU5Pen0bnJz2uyfHvRdTecLw",
-	"BJOniaRqzBp/N6dQ0DngP0rc+kto6dzHlKNHtcS8AEgNU/vLjd0QIyLy23b6cGKDvjLJyjn6kSAuKl3v",
-	"GWL0eDO86y1T0A8QSAj+kSCAPUB9IALMAdMTwNro/GwEIPFAow4CdA88PMGCv6vmto2hEIjJ1f55fvbN",
-	"qWzDin/9q1F/+IfEmAJND7YVQwYjJHK2rrCihx+hsNf9qGlDOYcM1kZXB4/Rt2DdSm5KKos8iXSIxn1K",
-	"cmxL8gIz6bKLCBHB+0NEJiKwWo2mbUWYZP/McOXqwHClXdl7lDG2ZRB2FS5cKIQGxnODtdFF+3k+rOTZ",
-	"y/iwoOtN2HHRXoEdD3IrHlPCdZC2Az2jxvIvV0OgisTiOJTojynZ+M4pyUR3eqSHrNaWU5duLkKcwwlS",
-	"LuMOhtgDc11sgb4ILduKKEM3mPg04w+n02nWGXrU5RuIMcr4hlpYWoOAIuFWq+k4D1mm/IMh32pZ/7ax",
-	"CD839Fu+0ZFL6KPmhd1ekAWodmY+ZREYU28GMAfYEL+mzRvIMwJFiZJ4xpEu48UjNJk5G0XAUNQZmOpT",
-	"egjZBL1GAHWn2ahlBWC2AHptsIdR6HHQpxToPV4sCbVDVhKN2u9Loq/cgKL0L24cOfA1rZAhEEpapYQg",
-	"UWKSBomYAqlYcLCmJKPPDtyAckTAeAZ0fHWLxZ8RV5dIS4NhTxGjz/YqkW0WbUavC/TCQK/8CkFt5kxm",
-	"801MhoCEoPsYuQJ5qRjUhnkrUZv/GbbrwOiYiraOJl7Hc8dpZnmuFwWEijRIeQ3DHaeZw6jNt7EM6SYA",
-	"usdccBuME6HInGIR6ChCx39F/jtOs8h/xbByn5fGkCLdjidxTJnIx+6WCRN11LhSTPS70j6mYo8m5JVS",
-	"bualnIEZ5M3jTvCH0y4whVyJzFcHeQ3iFvSq+VaIaxjgUaQpVEpmS2c4RiElE65CdUJVsmdqMUVFa0pF",
-	"G5IdKgLgQo44gIRPTXLIYYSqQ/IncOAUzkIKvd/0lrVGmbfsqKLQb7rJWiMrtFrjTd3kPEhZ1TXWGv+L",
-	"rtFY04DAO4hDOA7Raz1jTjxmWZBd91V+sZHzi28kGZMlKPPBggMuKIMTZEspJQuKZYwJCJ0uO8xGURjn",
-	"SLBZpe0LxEpSbORS4ikLnUIswBj5lEn9EGyGySQH3LVcAoEJjpLIajnzdAATgSaIvSFu9yk9gmRmnvJX",
-	"Wmd9OwfflAK5KJiv+hqzrG9nzbK+/QbCpxREki5jm1ypgEif+hCHyAMwEQEiwhybL8FofVvCaNbEU78R",
-	"MyodjlyDeFKbOPSRlLuSNYBSP8AooywjwLVyLEHv/2ONGhBo6nOvj/lyaNJeCAS9LtrLAbzzBnnQEdY1",
-	"O8rAlFEyyVZRlwO8xtuDt21dXl5WcpwpjRd3IMeuUmngBjAMEZkU6nd6BEMwjP5jaCgD7dPu0HoyblRM",
-	"MXwquTR6IogZmXL6Xb1qkLiqi1g3qog1qoLOHWIzaU0xYkI5TxhO4YwDjoj4e0hIEmqEpgTpvHMkH410",
-	"RVUEaAYCeIcAoUBdUIE1CeXmyEMyKrseWkwG+k5qbt0h8gXAAtBEvNN2aijDuhKTu/p6vlqnQjMRQGH2",
-	"8ZbKeFI+TxePUgakRadMMam9+3wxqXj3ViT6MuXEXGYS4cxwG5zv7YJGo7ENMAGD/q4k16csgsJqqYUr",
-	"AkfSUItULlGxdLf3RDUW3ZtkW4/2MWIpU/Xs6io7ll8Mlm2bDgFySLqTnv43iOAMSFiDmIDTbrcgsK2n",
-	"JfTtn8PhveNUhsP72t5weP9+73q9VEi5y8mngWpPDe3LkQ+FC8yXVU6XSsqL/OK31HKVGqe5Rv21VP1r",
-	"NCV4MehK/6lHawvSuhHOFkrBdar9Zua0Sql6fqdbxuosJTaABCDislks7f5z7+QYTNE4Ld5LuUJXgM+X",
-	"nXcrabO6r5Sb+jAJhfLqhfsUOgVSfLY0VRNq2MsyxhyoAmoVHMF7sAkiTBKBuGGcjhjUtehT8YO5NC3l",
-	"wZjTMBEIDM4PM3cqi9ukOXwkDD9/8Ids1f2bUho7h8J5C1jGmbxpPYIKqVT1uTSzC8B5PSeNjr8jV0gm",
-	"7Kp3GW+YqdJDz8OSLTA8zXgQH4YcleUpqsZtiqvUB0srV9MqsbIF6QZlEBpiVTQJEEPqGUPfVRGwuuS4",
-	"NGjsmVMfvwYKbZDxrOq5hyTj/+JqcAsksYxSt5pDMrdgdRhdsB/09yofVIWMJkIhKqPhwtZNWFyA1tdA",
-	"aQYfX4Sk3TdxTXkuQTAYdD/aYH8gUZhJMK4OSVeAKOG6ZJh1LeaKE3jUTSJJKfigOQryDPUgDyocxZBJ",
-	"1RwSGMYBJEmEGHa52t8gvSIJI26rJEWZomK8RB5EfMpcpDWqlPkZ5PyQF0W78hVWfjqV7et/X6tk/3pX",
-	"LpJ+Aby2fh+99hiNwJYj+dNwnL/lTxXUqQiOJuIJQNsqz4iyONNdwEdGScowYH7FUHRkRpbnnV5fF+Or",
-	"YKTzkhFgKEZQ8EW7gH6xbLY6SyrTR7O8LvPLYVWrDKc9JCDWfSPliKRRN7/+SazHSW1nEMj8S2I2pgTA",
-	"sbRepe7qTFYJS+bZ3DJTeECZsEGQRJDIPMRTob2ZUC1TnUwGuLxciMlt2jiQGo2mM7XJHHsKrmc5JDFp",
-	"Yxm/M2J6lN0FJVLCW7Aje5b5XmUqlQewZVLkBHlADcvqnNo6EGE0DHkVnJBwBkZxwoORKk3oewPtFxCR",
-	"NvBNN8BdlzlcjtyEYTHrSZjM5T097N3I/PKR1E/xaJGFVoECTi4BM0IqtSOgbbIiGZaujdq7//2f/zV6",
-	"Z+AJgRhyPqXMA1jwIZEpL+jraMoctLjaaRccoJlZrXfw+GoSVBgyQKccgOpwksQuJBkIEesSQKpxCp5d",
-	"5dFNR8C8SgsiiBV2y0S/2EY2wSJIxrp/LJ2w+GWV1irn0GyU15i4wfK7Olhf1xGB5glfX58HVjaAXFeZ",
-	"PTCeDcno0XY23SqRrTb/xdM03RtVh2RI+tJPpOYkGa1K2JhMQgRMjigpZFI6htQFU2JGpR631ON9OiS6",
-	"oUdjOXIDmhbDpdUwH7poLi6WEJVOzrNx+SJthBjqe3+DQjLeCUPgIYblkX3pDLBQ1O9ScifBmxI+jz/T",
-	"w7TkgHWwvn6cVhUWcGsWVbWHmCEuzy4J0D+4KTusrxcKD0MC5rUHJYW5D0d8qbpBfQAXibbmLNMFPR3K",
-	"ydUwAaMURkbacy8XQSLIbpGniZJvWlIeaPS3YuQEEWRCAwD2KYioh0IOAhoqRkeSzJgqAfB5RDaiERYo",
-	"isVMasG6IV0DqNGBnM/ReAXWRhLmRjYYGZxTP1OgG9mShNTv2YCmnmVkHNPona1vTee+Ef1IYJiCetY5",
-	"SqL6ODIMKBQm9CLTgEodTcOHbCQ2Kus51ifdPTnvSZH7IZ4E8kTmRnX0TqMMnyKm7Cp7l0MTwbGH8kGV",
-	"Oq0+Tt1pgmOa9iuO5ko+0iZcMU1ylfVR2iOpoSnELiIcZQCnHUM3QJV61VlCmel0WoXqdZWyyYaZyzcO",
-	"u7ud415HzZG5Ixaq/LcEKDk4AWuLCyjLljjHNTbVqo5eh8aIwBhbLatRdaoNSwWFgXIQuevaX4uuqYfc",
-	"xazumFt0wH0rj88XQzYy/VcP17YVU51d5cFTZ0scQEDQ1HhBhV252FFqg8rJ1TWiAa60KqlclRo3JFLo",
-	"IJOg65xLjo7oGIcI9D4epBDBNRzgtMInp0rPapyzlqm0fgVcXW9ObbaGqsMGxMUO9WZPlNHvK9PptCKj",
-	"mErCQkSk5XnFjn4/CcN8K7+2ZJVcZtv4y1LCkrb5bDSSds13X9Sh3zet1tKvqiAcFghU4YowlywS9kwm",
-	"vEzt68nI1LCfSwsfTesf8hGeRNxiq17dqa1+D6JD/EVltoyodGjWjqzVz5KfVRp25IwkU/z9I5fQTcd5",
-	"bN6cjxuZfkc1pfb8lNxFlJrUfH7SvI9FTdh8fsJSm5OcWGs8P7HYFyHn1befn1e8sZXzGiuwo9i1+GBb",
-	"m6twvqx9Ts1d4Ywl/QXZbEKhfXke8e1aYvsCD7QBSrAufIIk4ER6DSvnU67lLqv5n41f8pE8ygSV+JE9",
-	"JNxA9crkjSLvK+y0zUt30pgxplSNRdaE1MjqkgdQ+xQdQA5EnBeCiK8o/z8CIsUOt3zAo0ynUvim5Skc",
-	"efqDmPlXB4UNMt8dvGzxdOJjC2e+AXnZwunExxZefLbxsnXNvOVl9QcYr+JE/tuNN2sX+Bf6/wv9n0V/",
-	"hY6rg7/9GxmF/ezowhc6D9cvO5RipCargJm5VGwNeRPldzzA0ESVLhKeVlWqv+Tbh+ov/eohU8x5Zz37",
-	"+aJKmwzrlnqLAspEJVQllCyzzS1TiASAac4D49hkVoUMZ/GtTE4wD9cP/xMAAP//",
+	"7Fv7Uts8m78VjfebeYF1ghMHWvLO/hFo4E05kwRKGz6i2HKsYkuuJBPydpjZq9kL2yvZ0cGJ7QQIlO7s",
+	"znyd/hFsHR49h99zkn9aHo0TShAR3Gr+tNADjJMIqd8tz0Oc9+gdIvJPnsYxZFOrabUIgOodEOqlbd3D",
+	"KEVyEPQ8mhJxy7EvB+7BF/5ZtuVDgW49hqBAck7dqW1VnA8V1+nVnaYj/3+1bAsRgcX0Fvv6h9W0gqDx",
+	"0fVrQbC1U/u48xHu7DTqO7VtZ8vx6x50A8u2AugJym4DhhHxo+ktgTGymtZnGhLwiSKAz0JK0HygmCby",
+	"fZLy0LItjtg99pA5y2VrhbPoodeHKwzVrGtaaPp5G35p4VP8uX3Rv8ZHe58ZvDqXf/fOL0+C/t8nwZfa",
+	"zlHv8iTwv7fl++/+X3fyvePXIw6vPoqvZDc8da93jrsd3okv0+tpZ7tz156e9L7+de44ck44OvDknDv4",
+	"pYOD82qVnZ/fNqJJ68tF/+7C+9Co7t6yvQv3cJvdnxwdTP5KPv3dvwx6051o7/Dz7knFrd+3W7ffWYKD",
+	"vf6P3Q8xTd2D9uWd2//S/Xw33bpPT7a8v9Ory++nk/b5Ld/f3U7Swx+7wRc0vfbq7S8fxNdj1oPn7YMd",
+	"8ulgcnXX7+Db8/4p6384+zH1Otu38cmxcGu9NBa9hvCcyeVd++jAbW01WHB3O92+aNec/U93rdZpAmvX",
+	"RxdpePfVOTuk7tl4Dwl4RG7dD+3rxg/IutODq87F1UOFPNxd9wP3xwey364fB43PW/3xZD+92nsYieqh",
+	"qEds/OlhFEBnxEVte+wcP5xL0YjIarqOY1spi6ymFQqR8Obm5j1iOJhWxQRHmFY9Gm/e1ze7Wkv45ssK",
+	"spmzKL65gpY8Pj7aVoigj1jOIvcoEYxGrSiikz2GlEXASA3wEfcYTgSmUrU6xMceFIiDSYhEiBgQIQIj",
+	"RiccMcBDmkY+wMSLUh8Bb75SVdqbBgKrKViKbIt7IYqh3MLYyIjSCEFiSQoXyfprTnORpG6CPBxMFSHm",
+	"YADKGciXRGbAgslYDWGI05R5qECR2i8RNmilIqQM/w3l4jaQBCAiKr1pgmzQCSrHUHih/kV9HGDkV7qY",
+	"ePrlCSUoN6JP4sIYa8mZuWCYjJ848jESIfVfOPJfvd4ZiPXI15/7oN2zwdlpt2eD07Ne5/Sk+2oqTxke",
+	"Y/I8kVSNWePrMwoFnQH+k8RtvIaW9kNCOXpSS8wLgNQwtb/c2IswIqK4bbsHxzboKZOsXKAfKeKi0vFf",
+	"IEaPN8M7/iIFvRCBlOAfKQLYBzQAIsQcMD0BrA0vzocAEh+4dRCiB+DjMRZ8vVrYNoFCICZX++fF+Ten",
+	"sgMrwc1Pt/74D4kxJZoebSuBDMZIFGxdYUUXP0Fht/NJ04YKDhmsDa8Pn6JvzrqV3JRUFnkS6RCN+5Tk",
+	"2JbkBWbSZZcRIoYPR4iMRWg13YZtxZjk/8xx5frQcKVV2X+SMbZlEHYVLlwqhAbGc4O14WXrZT6s5NmX",
+	"8WFO17uw47K1Ajse5VY8oYTrIG0X+kaN5V+ehkAViSVJJNEfU7L5nVOSi+70SB9ZzW2nLt1cjDiHY6Rc",
+	"xj2MsA9mutgEPRFZthVThm4xCWjOH04mk7wz9KnHNxFjlPFNtbC0BgFFyq1mw3Ee80z5B0OB1bT+bXMe",
+	"fm7qt3yzLZfQRy0KuzUnC1DtzALKYjCi/hRgDrAhfk2bN5BnBIoSJfGcI13EiydoMnM2y4ChqNunbIR9",
+	"X4fHr2V93Wk4bp71s9WawGOU8wrHAmWQw0GccgFSjsDe6UX39QJR2xUE4r6HQGbBBCKiiJEBZQCCBI6R",
+	"NE5IqApA1JkmWIQ0Feokthw4IIY9AGqJJpQLG0xC7IVgosIUDzI2zQcphVjGg16I/AFZUyJXZ12vgq4i",
+	"VY6EAiSQc7OjBATtS8w7yBAgVGTLcXtAskcwCJAnkF8dkN+hQsbT9Sg9gmyM3qhIbi2vSGYLoNcG+xhF",
+	"Pgc9SoHe4y2649byuuPWfl13euFMuf/gJhYEgaZVMj+StEojh0SJWmI6YsrPSZnOJO3WbOCFlCMCRlOg",
+	"Q/Q7LH6PxXeIBGsYdRUx+mxvEtlWGXb1ukAvDPTKbxDUVgF1t94FdQlICXpIlBlkYlAbFoFWbf572K5j",
+	"6xMqWjogfRvPHaeR57leVBu5WfYNDHecRgFVt97HMmSkAdAD5oLbYJQKRabETQ2yOoUo899xGmX+K4Yt",
+	"D5uyNERk2/E0SSgTxfTPMpmGTjxWCqt/VdonVOzTlPhv9aoFKedgBvmz1AX85swdTCBXIgvUQd7krYt6",
+	"1XgvxDUM8CnSFCols2U8NUIRJWOusj3jrk05r6xoDaloA7JLRQg8yBEHkPCJqS9wGKPf5C3P4DSi0P9F",
+	"b1lzl3nLtqor/qKbrBVCrJr7rm5yFueu6hpr7v+iazTW1CfwHuIIjiL0Vs9YEI9ZFuTXfZNfdAt+8Z0k",
+	"YxJNZT5YcMAFZXCMbCmldE6xCoYJnSw6TLcsjAsk2LTSCgRiS6o0yKPEVxY6gViAEQook/oh2BSTcQG4",
+	"a4UcFBMcp7HVdGYZJSYCjRF7R9zuUXoMydQ85W+0zvpOAb4pBXJRMFv1LWZZ38mbZX3nHYRPKYglXVl+",
+	"plRAZE8DiCPkA5iKUKYr+th8AUbrOxJG8yae+Y2EUelw5BrEl9rEYYCk3JWsAZT6AYY5ZRkCrpVjAXr/",
+	"H2tUn0BT4n17zFdAk9ZcIOht0V4xh36HPOgY67IvZWDCKBkXctyFAM99f/C2raurq0qBM0vjxV3IsadU",
+	"GnghjCJExqUSsB7BEIzi/xgYykDrrDOwno0bFVMMn5b0HZ8JYoamI3Nfrxokruo66K2qgw6roH2P2FRa",
+	"U4KYUM4TRhM45apg8eeAkDTSCE0J0nnnUD4a6qK8CNEUhPAeAUKB6nGCNQnl5sgDMlzWYZxPBrqtObPu",
+	"CAUCYAFoKta1nRrKsC7mFbqnLxd8VWimChimfbpQCZbyeb7+mDEgq1vm6pGtvZfrkeX2bZnoq4wTM5lJ",
+	"hDPDbXCxvwdc190BmIB+b0+SG1AWQ2E11cIVgWNpqGUqF6hYaA8/U9BHDybZ1qMDjFjGVD27usqOy3vL",
+	"y7bNhgA5JNtJT/8TxHAKJKxBTMBZp1MS2PbzEvr2z8HgwXEqg8FDbX8wePiwf7OxVEiF/vbzQLWvhvbk",
+	"yMdSD/x1xfeFrsQ8v/gltVylTG468T8X6pVuQ4IXg570n3q0tiCtG9F0rhRcp9rvZk6rdDtm1wKWsTpP",
+	"iQ0gAYh4bJpIu//cPT0BEzTK+j9SrtAT4PNVe30lbVYtb7lpANNIKK9easnRCZDis6WpmlDDXpQx5kDV",
+	"4KvgGD6ALRBjkgrEDeN0xKA668/FD6bvvpQHI06jVCDQvzjKteXmDckZfKQMv3zwx3zj5ptSGruAwkUL",
+	"WMSZomk9gQqZVPW5NLNLwHkzI42OviNPSCbsqXc5b5hr9EDfx5ItMDrLeZAARhwty1NUUd0UV2kAFlau",
+	"ZlXiQjk8wqpoEiKG1DOGvuta+ILj0qCxb0598hYoVI2AzLOq5z6SjP+Dq8FNkCYySt1uDMjMgtVhdM+n",
+	"39uvfJx1FjzdZp7bugmLS9D6FijN4eOrkLTzLq6pyCUI+v3OJxsc9CUKMwnG1QHpCN0skiLMuxbTJQc+",
+	"9dJYNT8+ao6CIkN9yMMKRwlkUjUHBEZJCEkaI4Y9rvY3SK9IwojrjooyRcV4iTyIBJR5SGvUUubnkPNj",
+	"URStyldY+dup7Nz8+1ol/9f6cpH0SuC1/evotc9oDLYdyR/Xcf6UP1VQpyI4mopnAG17eUaUx5nOHD5y",
+	"SrIMA2YthrIjM7K8aHd7uhhfBUOdlwwBQwmCgs9vnOgXi2ars6Rl+miW12V+OaxqLcNpHwmI9dWj5Yik",
+	"Ube4/mmix0ltZxDI/EtiNqYEwJG0XqXu6kzWEpbMsrlFpvCQMmGDMI0hkXmIr0J7M6G6THVyGeDichEm",
+	"d9ndk8xoNJ2ZTRbYU3I9iyGJSRuX8TsnpifZXVIiJbw5O/Jnme21TKWKALZIipwgD6hhWZ1TWwcijEYR",
+	"r4JTEk3BMEl5OFSlCd030H4BEWkD3/QdyptlDpcjL2VYTLsSJgt5Txf7tzK/fCL1UzyaZ6FVoICTS8CM",
+	"kUrtCGiZrEiGpWvD1t5//+d/DdcNPCHVA55Q5gMs+IDIlBf0dDRlDlpe7awDDtHUrNY9fHo1CSoMGaBT",
+	"DkBdkpPEziUZCpHoEkCmcQqePeXRzaWSWZUWxBAr7JaJfvkm4hiLMB3pK4jZhPkva2mtcgbNRnmNiRss",
+	"v6+DjQ0dEWie8I2NWWBlA8h1ldkHo+mADJ+8Ealv2+SrzX/wLE33h9UBGZCe9BOZOUlGqxI2JuMIAZMj",
+	"SgqZlI4hdc6UhFGpx031+IAOiO7jayxHXkizYri0GhZAD83ExVKi0slZNi5fZHdpBvrqiEEhGe9EEfAR",
+	"w/LIgXQGWCjq9yi5l+BNCZ/Fn9lhmnLABtjYOMmqCnO4NYuq2kPCkLovIQnQP7gpO2xslAoPAwJmtQcl",
+	"hZkPR3yhukEDAOeJtuYs0wU9HcrJ1TABwwxGhtpzLxZBYsjukK+Jkm+aUh5o+Kdi5BgRZEIDAA4oiKmP",
+	"Ig5CGilGx5LMhCoB8FlENqQxFihOxFRqwYYhXQOo0YGCz9F4BdaGEuaGNhganFM/M6Ab2pKEzO/ZgGae",
+	"ZWgc03Dd1l3TmW9EP1IYZaCed46SqB6ODQNKhQm9yCSkUkez8CEfiQ2XXVvXJ907vehKkQcRHofyRKaj",
+	"OlzXKMMniCm7yvdyaCo49lExqFKn1cepOw1wQrMrr8OZkg+1CVfMPcvKxjC7ZquhKcIeIhzlAKeVQC9E",
+	"lXrVWUCZyWRShep1lbLxppnLN486e+2TblvNkbkjFqr8twAoBTgBa/MGlGVLnOMam2pVR69DE0Rggq2m",
+	"5VadqmupoDBUDqLQrv05v3j3WGjM6kuX80uU35bH5/Mhm7krfI83tpVQnV0VwVNnSxxAQNDEeEGFXYXY",
+	"Ud13IiZMz4Arq0oqV6XGDYgUOsgl6DrnkqNjOsIRAt1PhxlEcA0HOKvwyanSsxrnrGUqrV8BV8efUZuv",
+	"oeqwAXGxS/3pM2X0h8pkMqnIKKaSsggRaXl++aOQII2i4tcg2pJVcpn/EmRZSrjky4t8NJJ9eNF51Uce",
+	"PXNbX/pVFYTDEoEqXBGmySJhz2TCi9S+nYxcDfultPDJtP6xGOFJxC3f9qw7tdX7IDrEn1dmlxGVDc3b",
+	"kbX6WYqzloYdBSPJFX9/SxO64ThPzZvxcTN3ZVZNqb08pdCIUpPclyfNr4eqGY2XZ8xuvqgJWy9PWLgY",
+	"JSfWVqCtfJNCzqvvvDyv3OOV89wVGFi+5/hoW1uryGrZhTs1d4UzLrmRkM8/lH9Ynnl8u5HeYI4g2mQl",
+	"vJe+exNwLP2MVfBCN3KX1TzW5k/5SB5ljJZ4nn0kvFDdrimaUdG72NnFMH33xowxxW0s8kanRlYXfIba",
+	"p+wyCrDjvBJ2AkX5/xHYKd+JK4ZIynQqpQ+pnkOe57/Cmn3qUtog97HL6xbPJj61cO7Do9ctnE18auH5",
+	"t0KvW9fMW1xWf/XzJk4UPxh6twsG//IX//IXv8FfKDxd3V3Yv5C12C+OLn1I9njzukMpRmqySihbSPfW",
+	"kD9WnsoHDI1VeSTlWeWm+lO+faz+1K8ecwWjdevFr2xVamZYt3B/KaRMVCJVpskz23SyIiQAzPIqmCQm",
+	"eytlUfNPugqCebx5/J8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

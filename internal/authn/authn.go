@@ -1,0 +1,226 @@
+// Package authn authenticates requests with HTTP Basic credentials, an
+// Account SID with its auth token or an API key SID with its secret, and
+// limits failed attempts per client and credential.
+//
+// Whether a SID exists never shows: an unknown SID is remembered like a
+// known one and checked against a decoy hash, so both are rejected in the
+// same time, and the failure limit treats both alike.
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/verifykit/verifykit/internal/credential"
+	"github.com/verifykit/verifykit/internal/sid"
+	"github.com/verifykit/verifykit/internal/store"
+)
+
+// ErrUnauthenticated reports missing or wrong credentials.
+var ErrUnauthenticated = errors.New("authn: missing or wrong credentials")
+
+// LimitedError refuses a request whose client or credential failed too
+// often; it may try again after RetryAfter.
+type LimitedError struct {
+	RetryAfter time.Duration
+}
+
+func (e *LimitedError) Error() string {
+	return fmt.Sprintf("authn: too many failed authentications, retry after %s", e.RetryAfter)
+}
+
+// Principal is who a request authenticated as.
+type Principal struct {
+	AccountSID    string // the account whose data the request may touch
+	CredentialSID string // the AC or SK SID that was presented
+}
+
+// Config holds the settings of an Authenticator. The zero value is usable.
+type Config struct {
+	// FailureLimit is how many failed authentications a client (an IP
+	// address; an IPv6 /64) may make per credential SID per FailureWindow;
+	// 10 when zero, no limit when negative. Each client may also fail ten
+	// times that over all credentials.
+	FailureLimit int
+	// FailureWindow is the time over which FailureLimit refills; one
+	// minute when zero.
+	FailureWindow time.Duration
+	// TrustForwardedFor names clients by the last X-Forwarded-For address;
+	// set it only behind a reverse proxy that appends that header.
+	TrustForwardedFor bool
+	// LookupTimeout bounds a credential lookup in the store; 5 s when zero.
+	LookupTimeout time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Cache sizes: credential rows are about 100 bytes, unknown SIDs 60.
+const (
+	credentialCacheSize = 10_000
+	unknownCacheSize    = 10_000
+	seenCacheSize       = 10_000
+	// unknownTTL is how long a SID found missing is believed missing: a
+	// credential created meanwhile by another process or instance works
+	// after at most this long.
+	unknownTTL           = 10 * time.Second
+	defaultLookupTimeout = 5 * time.Second
+)
+
+// Authenticator checks HTTP Basic credentials against the store.
+type Authenticator struct {
+	store    store.Store
+	timeout  time.Duration
+	trustXFF bool
+	now      func() time.Time
+	// creds caches SID → credential. Rows are immutable (no API rotates or
+	// deletes a secret); a revocation API would Remove from it.
+	creds *lru.Cache[string, row]
+	// unknown remembers SIDs the store does not have, with when it said
+	// so, so that an unknown SID costs what a known one costs.
+	unknown *lru.Cache[string, time.Time]
+	// seen holds the SIDs each client has presented (see lookup).
+	seen *lru.Cache[key, struct{}]
+	// decoy is checked when the SID is unknown.
+	decoy *credential.Verifier
+	// lookups merges concurrent store lookups of one SID.
+	lookups singleflight.Group
+	limit   *limiter // nil: no limit
+}
+
+// row is what authentication needs of an account or API key.
+type row struct {
+	secret  *credential.Verifier // nil if the stored hash is malformed
+	account string               // the account the credential acts for
+}
+
+// New returns an Authenticator over st.
+func New(st store.Store, cfg Config) *Authenticator {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LookupTimeout <= 0 {
+		cfg.LookupTimeout = defaultLookupTimeout
+	}
+	decoy, _ := credential.NewVerifier(credential.Hash(credential.Generate()))
+	a := &Authenticator{store: st, timeout: cfg.LookupTimeout, trustXFF: cfg.TrustForwardedFor, now: cfg.Now, decoy: decoy}
+	a.creds, _ = lru.New[string, row](credentialCacheSize) // fails only for a size below 1
+	a.unknown, _ = lru.New[string, time.Time](unknownCacheSize)
+	a.seen, _ = lru.New[key, struct{}](seenCacheSize)
+	if cfg.FailureLimit >= 0 {
+		a.limit = newLimiter(cfg.FailureLimit, cfg.FailureWindow, cfg.Now)
+	}
+	return a
+}
+
+// Authenticate returns who r authenticated as. It returns
+// ErrUnauthenticated for missing or wrong credentials, a *LimitedError
+// when the client must wait, or an error of the store (wrapping
+// store.ErrUnavailable) when the credential could not be looked up. A
+// request without an Authorization header guesses nothing and is not
+// counted as a failure.
+func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (Principal, error) {
+	header := r.Header.Get("Authorization")
+	if header == "" {
+		return Principal{}, ErrUnauthenticated
+	}
+	user, pass, ok := r.BasicAuth()
+	cred := ""
+	if ok && (sid.Valid(sid.Account, user) || sid.Valid(sid.APIKey, user)) {
+		cred = user
+	}
+	k := key{client: clientOf(r, a.trustXFF), cred: cred}
+	if a.limit != nil {
+		if wait := a.limit.wait(k); wait > 0 {
+			return Principal{}, &LimitedError{RetryAfter: wait}
+		}
+	}
+	var found row
+	if cred != "" {
+		var err error
+		if found, err = a.lookup(ctx, k); err != nil {
+			return Principal{}, err
+		}
+	}
+	verify := func() bool {
+		if found.secret == nil {
+			a.decoy.Verify(pass) // the same work as for a known SID
+			return false
+		}
+		return found.secret.Verify(pass)
+	}
+	if a.limit == nil {
+		if !verify() {
+			return Principal{}, ErrUnauthenticated
+		}
+	} else {
+		valid, wait := a.limit.check(k, verify)
+		if wait > 0 {
+			return Principal{}, &LimitedError{RetryAfter: wait}
+		}
+		if !valid {
+			return Principal{}, ErrUnauthenticated
+		}
+	}
+	return Principal{AccountSID: found.account, CredentialSID: cred}, nil
+}
+
+// lookup finds the credential of an Account or API key SID; the zero row
+// when there is none. The first time a client presents a SID, the store is
+// asked even when a cache knows the answer: otherwise a SID that others
+// use, cached, would be rejected faster than one that does not exist.
+func (a *Authenticator) lookup(ctx context.Context, k key) (row, error) {
+	user := k.cred
+	if a.seen.Contains(k) {
+		if r, ok := a.creds.Get(user); ok {
+			return r, nil
+		}
+		if since, ok := a.unknown.Get(user); ok && a.now().Sub(since) < unknownTTL {
+			return row{}, nil
+		}
+	}
+	a.seen.Add(k, struct{}{})
+	// Requests released together share one store lookup per SID.
+	v, err, _ := a.lookups.Do(user, func() (any, error) { return a.fetch(ctx, user) })
+	if err != nil {
+		return row{}, err
+	}
+	return v.(row), nil
+}
+
+// fetch reads the credential of user from the store and caches what it
+// finds, or that it found nothing.
+func (a *Authenticator) fetch(ctx context.Context, user string) (row, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	var r row
+	var err error
+	if sid.Valid(sid.Account, user) {
+		var acc store.Account
+		if acc, err = a.store.FetchAccount(ctx, user); err == nil {
+			r.account = acc.SID
+			r.secret, _ = credential.NewVerifier(acc.AuthTokenHash)
+		}
+	} else {
+		var key store.APIKey
+		if key, err = a.store.FetchAPIKey(ctx, user); err == nil {
+			r.account = key.AccountSID
+			r.secret, _ = credential.NewVerifier(key.SecretHash)
+		}
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		a.unknown.Add(user, a.now())
+		return row{}, nil
+	case err != nil:
+		return row{}, fmt.Errorf("look up credential %s: %w", user, err)
+	}
+	a.creds.Add(user, r)
+	a.unknown.Remove(user)
+	return r, nil
+}
