@@ -17,6 +17,7 @@ import (
 // keyFileEntry is one key of a key file, the format verifyctl token inspect
 // --key reads.
 type keyFileEntry struct {
+	// ID is the key id, the kid of the tokens the key minted.
 	ID string `json:"id"`
 	// Secret is the AES-256 key in standard base64.
 	Secret string `json:"secret"`
@@ -45,8 +46,10 @@ func exportKeys(ctx context.Context, st store.Store, path string, stdout io.Writ
 	}
 	switch path {
 	case "-":
-		_, err := stdout.Write(b.Bytes())
-		return err
+		if _, err := stdout.Write(b.Bytes()); err != nil {
+			return fmt.Errorf("write token keys: %w", err)
+		}
+		return nil
 	case "":
 		return errors.New("-o: want a file name, or - for stdout")
 	}
