@@ -35,7 +35,7 @@ SOAK_DURATION ?= 60s
 SOAK_FLAGS ?=
 
 .PHONY: help generate check-generated tidy-check fmt-check vet staticcheck \
-	client-deps lint-spec lint breaking test test-go fuzz fuzz-short bench \
+	client-deps ctl-deps lint-spec lint breaking test test-go fuzz fuzz-short bench \
 	bench-smoke bench-go bench-load soak vuln run check ci
 
 help: ## List the targets
@@ -86,10 +86,20 @@ client-deps: ## Fail if gen/verifyclient or gen/models depend on echo or kin-ope
 	fi
 	@echo "client-deps: ok (no echo, no kin-openapi)"
 
+ctl-deps: ## Fail if cmd/verifyctl depends on internal/store (and so links a database engine)
+	@deps="$$($(GO) list -deps ./cmd/verifyctl)"; \
+	bad="$$(grep -E '^$(MODULE)/internal/store(/|$$)' <<<"$$deps" || true)"; \
+	if [ -n "$$bad" ]; then \
+		echo "ctl-deps: ./cmd/verifyctl must not depend on internal/store, but it imports:"; \
+		echo "$$bad"; \
+		exit 1; \
+	fi
+	@echo "ctl-deps: ok (verifyctl links no store)"
+
 lint-spec: ## Lint openapi.yaml with Spectral and Redocly (warnings fail)
 	scripts/lint-spec.sh
 
-lint: fmt-check vet staticcheck lint-spec client-deps ## All linters: fmt-check vet staticcheck lint-spec client-deps
+lint: fmt-check vet staticcheck lint-spec client-deps ctl-deps ## All linters: fmt-check vet staticcheck lint-spec client-deps ctl-deps
 
 breaking: ## Fail on breaking changes to openapi.yaml against BREAKING_BASE (default HEAD~1)
 	scripts/breaking.sh

@@ -210,18 +210,23 @@ func groupUsage(group string, sub []command) string {
 const environmentHelp = `verifyctl reads these environment variables. A flag given on the command line
 wins over its variable.
 
-  TWILIO_ACCOUNT_SID   the account SID, AC followed by 32 hex digits    --account-sid
-  TWILIO_AUTH_TOKEN    the account's auth token                         --auth-token
-  TWILIO_API_KEY       an API key SID, SK followed by 32 hex digits     --api-key
-  TWILIO_API_SECRET    the API key's secret                             --api-secret
-  VERIFYKIT_BASE_URL   the base URL of a verifyd, instead of Twilio     --base-url
-  TWILIO_EDGE          a Twilio edge location, such as sydney           --edge
-  TWILIO_REGION        a Twilio region, such as au1                     --region
+  TWILIO_ACCOUNT_SID     the account SID, AC followed by 32 hex digits  --account-sid
+  TWILIO_AUTH_TOKEN      the account's auth token                       --auth-token
+  TWILIO_API_KEY         an API key SID, SK followed by 32 hex digits   --api-key
+  TWILIO_API_SECRET      the API key's secret                           --api-secret
+  VERIFYKIT_BASE_URL     the base URL of a verifyd, instead of Twilio   --base-url
+  TWILIO_EDGE            a Twilio edge location, such as sydney         --edge
+  TWILIO_REGION          a Twilio region, such as au1                   --region
+  VERIFYKIT_TOKEN_KEYS   the keys token inspect decrypts with (JSON)    --key
 
 Credentials are an account SID with its auth token, or an account SID with
 an API key and its secret; when both are set, the API key is used. When any of
 --auth-token, --api-key and --api-secret is given, the credentials in the
 environment are ignored and the flags alone say which kind is used.
+
+VERIFYKIT_TOKEN_KEYS holds what a key file holds (see 'verifyctl token inspect
+--help'), such as the output of 'verifyd admin keys export'; with --key, the
+file is read instead.
 
 Prefer the environment for secrets: command-line arguments show up in ps
 output and in shell history.

@@ -141,6 +141,7 @@ func TestParseFetch(t *testing.T) {
 func TestParseInspect(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
+		env     map[string]string
 		args    []string
 		want    *inspectOptions
 		wantErr string
@@ -148,15 +149,16 @@ func TestParseInspect(t *testing.T) {
 		{name: "token", args: []string{"a.b.c"}, want: &inspectOptions{Token: "a.b.c", Output: "json"}},
 		{name: "stdin", args: []string{"-"}, want: &inspectOptions{Token: "-", Output: "json"}},
 		{name: "flags after the token", args: []string{"a.b.c", "--key", "k.json", "-o", "table"}, want: &inspectOptions{Token: "a.b.c", KeyFile: "k.json", Output: "table"}},
-		{name: "data dir", args: []string{"--data-dir", "/var/lib/verifyd", "-"}, want: &inspectOptions{Token: "-", DataDir: "/var/lib/verifyd", Output: "json"}},
+		{name: "keys from the environment", env: map[string]string{"VERIFYKIT_TOKEN_KEYS": `{"id":"k","secret":""}`}, args: []string{"-"}, want: &inspectOptions{Token: "-", EnvKeys: `{"id":"k","secret":""}`, Output: "json"}},
+		{name: "key file and environment", env: map[string]string{"VERIFYKIT_TOKEN_KEYS": "[]"}, args: []string{"--key", "k.json", "t"}, want: &inspectOptions{Token: "t", KeyFile: "k.json", EnvKeys: "[]", Output: "json"}},
 		{name: "token after --", args: []string{"--", "-o"}, want: &inspectOptions{Token: "-o", Output: "json"}},
 		{name: "no token", args: nil, wantErr: "missing TOKEN; give the token, or - to read it from stdin"},
 		{name: "two tokens", args: []string{"a", "--key", "k", "b"}, wantErr: "unexpected argument after TOKEN; give one token"},
-		{name: "both key sources", args: []string{"--key", "k", "--data-dir", "d", "t"}, wantErr: "--key and --data-dir: give at most one"},
+		{name: "data dir", args: []string{"--data-dir", "/var/lib/verifyd", "-"}, wantErr: "--data-dir: no longer supported; export the keys with 'verifyd admin keys export -o FILE' and give --key FILE"},
 		{name: "API flags are not inspect's", args: []string{"--account-sid", testAC, "t"}, wantErr: "unknown flag --account-sid; run 'verifyctl token inspect --help' for usage"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseInspect(testApp(nil), tc.args)
+			got, err := parseInspect(testApp(tc.env), tc.args)
 			if errText(err) != tc.wantErr {
 				t.Fatalf("parseInspect(%q) error = %v, want %q", tc.args, err, tc.wantErr)
 			}

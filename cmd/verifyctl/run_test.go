@@ -66,8 +66,6 @@ func newFixture(t *testing.T) *fixture {
 	if err := os.WriteFile(filepath.Join(f.Files, "bad-key.json"), []byte(`{"id":"k","secret":"not base64!"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	emptyDir := t.TempDir()
-
 	f.vars = map[string]string{
 		"url":        v.URL,
 		"account":    v.AccountSID,
@@ -78,8 +76,11 @@ func newFixture(t *testing.T) *fixture {
 		"sid":        f.TokenSID,
 		"token":      f.Token,
 		"data-dir":   v.Dir,
-		"empty-dir":  emptyDir,
 		"files":      f.Files,
+		// The key file JSON, for VERIFYKIT_TOKEN_KEYS.
+		"key-json":       mustJSON(t, real),
+		"keys-json":      mustJSON(t, []keyFileEntry{otherEntry, real}),
+		"other-key-json": mustJSON(t, otherEntry),
 	}
 	f.masks = strings.NewReplacer(
 		v.URL, "<url>",
@@ -91,7 +92,6 @@ func newFixture(t *testing.T) *fixture {
 		f.TokenSID, "<token-sid>",
 		f.Token, "<token>",
 		v.Dir, "<data-dir>",
-		emptyDir, "<empty-dir>",
 		f.Files, "<files>",
 		stored[0].ID, "<kid>",
 		other.ID, "<other-kid>",
@@ -101,13 +101,18 @@ func newFixture(t *testing.T) *fixture {
 
 func writeJSON(t *testing.T, path string, v any) {
 	t.Helper()
+	if err := os.WriteFile(path, []byte(mustJSON(t, v)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return string(b)
 }
 
 // Values that change on every run and that the fixture cannot know in
@@ -166,6 +171,8 @@ var (
 	authTokenEnv = map[string]string{"TWILIO_ACCOUNT_SID": "{account}", "TWILIO_AUTH_TOKEN": "{auth-token}", "VERIFYKIT_BASE_URL": "{url}"}
 	apiKeyEnv    = map[string]string{"TWILIO_ACCOUNT_SID": "{account}", "TWILIO_API_KEY": "{api-key}", "TWILIO_API_SECRET": "{api-secret}", "VERIFYKIT_BASE_URL": "{url}"}
 	baseURLEnv   = map[string]string{"VERIFYKIT_BASE_URL": "{url}"}
+	keyEnv       = map[string]string{"VERIFYKIT_TOKEN_KEYS": "{key-json}"}
+	otherKeyEnv  = map[string]string{"VERIFYKIT_TOKEN_KEYS": "{other-key-json}"}
 )
 
 // golden formats a run for its golden file.
@@ -260,18 +267,20 @@ func TestGolden(t *testing.T) {
 		{name: "inspect_header", args: []string{"token", "inspect", "{token}"}},
 		{name: "inspect_header_table", args: []string{"token", "inspect", "-o", "table", "{token}"}},
 		{name: "inspect_stdin", args: []string{"token", "inspect", "-"}, stdin: "{token}\n"},
-		{name: "inspect_data_dir", args: []string{"token", "inspect", "--data-dir", "{data-dir}", "{token}"}},
-		{name: "inspect_data_dir_terminal", args: []string{"token", "inspect", "--data-dir", "{data-dir}", "-"}, stdin: "{token}", terminal: true},
+		{name: "inspect_env", env: keyEnv, args: []string{"token", "inspect", "{token}"}},
+		{name: "inspect_env_list_terminal", env: map[string]string{"VERIFYKIT_TOKEN_KEYS": "{keys-json}"}, args: []string{"token", "inspect", "-"}, stdin: "{token}", terminal: true},
+		{name: "inspect_key_beats_env", env: otherKeyEnv, args: []string{"token", "inspect", "--key", "{files}/key.json", "{token}"}},
+		{name: "inspect_env_unknown_key", env: otherKeyEnv, args: []string{"token", "inspect", "{token}"}, wantCode: exitFailure},
+		{name: "inspect_env_bad_json", env: map[string]string{"VERIFYKIT_TOKEN_KEYS": `{"id":"k","secret":"c2VjcmV0"`}, args: []string{"token", "inspect", "{token}"}, wantCode: exitFailure},
 		{name: "inspect_key_file", args: []string{"token", "inspect", "--key", "{files}/key.json", "-o", "table", "{token}"}},
 		{name: "inspect_key_list", args: []string{"token", "inspect", "{token}", "--key", "{files}/keys.json"}},
 		{name: "inspect_unknown_key", args: []string{"token", "inspect", "--key", "{files}/other-key.json", "{token}"}, wantCode: exitFailure},
 		{name: "inspect_bad_key_file", args: []string{"token", "inspect", "--key", "{files}/bad-key.json", "{token}"}, wantCode: exitFailure},
 		{name: "inspect_missing_key_file", args: []string{"token", "inspect", "--key", "{files}/none.json", "{token}"}, wantCode: exitFailure},
-		{name: "inspect_empty_data_dir", args: []string{"token", "inspect", "--data-dir", "{empty-dir}", "{token}"}, wantCode: exitFailure},
 		{name: "inspect_invalid_token", args: []string{"token", "inspect", "not-a-token"}, wantCode: exitFailure},
 		{name: "inspect_missing_token", args: []string{"token", "inspect", "--key", "{files}/key.json"}, wantCode: exitUsage},
 		{name: "inspect_two_tokens", args: []string{"token", "inspect", "{token}", "{token}"}, wantCode: exitUsage},
-		{name: "inspect_key_and_data_dir", args: []string{"token", "inspect", "--key", "{files}/key.json", "--data-dir", "{data-dir}", "{token}"}, wantCode: exitUsage},
+		{name: "inspect_data_dir_removed", args: []string{"token", "inspect", "--data-dir", "{data-dir}", "{token}"}, wantCode: exitUsage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := f.expand(t, tc.args)

@@ -8,14 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/verifykit/verifykit/internal/store/sqlite"
 	"github.com/verifykit/verifykit/internal/token"
 )
+
+// keysEnv is the environment variable that holds token keys, as the JSON of
+// a key file; --key wins over it.
+const keysEnv = "VERIFYKIT_TOKEN_KEYS"
 
 // inspectUsage is the --help of token inspect.
 const inspectUsage = `Show the protected header of an access token (a compact JWE) without
@@ -23,23 +24,28 @@ decrypting it. Given the token keys, also decrypt the token, authenticate it
 and show its claims. Expiry is not checked: exp is shown as it is.
 
 Usage:
-  verifyctl token inspect [--key FILE | --data-dir DIR] [-o FORMAT] TOKEN
-  verifyctl token inspect [--key FILE | --data-dir DIR] [-o FORMAT] -
+  verifyctl token inspect [--key FILE] [-o FORMAT] TOKEN
+  verifyctl token inspect [--key FILE] [-o FORMAT] -
 
 TOKEN is the token itself, or - to read it from stdin. Tokens on the command
 line show up in ps output and shell history; prefer -.
 
 Flags:
   --key FILE            read the token keys from a JSON key file (see below)
-  --data-dir DIR        read the token keys from the database of a verifyd,
-                        DIR/verifyd.db (its --data-dir)
+                        instead of VERIFYKIT_TOKEN_KEYS
   -o FORMAT             json (default): {"header":{…},"claims":{…}}, indented
                         on a terminal; table: one "key: value" line per field
+
+The token keys come from --key, or else from the environment variable
+VERIFYKIT_TOKEN_KEYS, which holds the JSON of a key file itself. Without
+either, only the header is shown.
 
 A key file holds one key or a list of keys, each an object with the key id
 (the token's kid) and the 32-byte AES-256 secret in standard base64:
   {"id": "20250101-0123456789abcdef", "secret": "<base64>"}
   [{"id": "…", "secret": "…"}, {"id": "…", "secret": "…"}]
+verifyd writes such a file, holding all its token keys (mode 0600), with
+  verifyd admin keys export -o FILE
 `
 
 // inspectOptions are the inputs of token inspect, parsed and checked.
@@ -50,8 +56,9 @@ type inspectOptions struct {
 	In io.Reader
 	// KeyFile is the --key file; empty for none.
 	KeyFile string
-	// DataDir is the --data-dir directory; empty for none.
-	DataDir string
+	// EnvKeys is the value of VERIFYKIT_TOKEN_KEYS: the JSON of a key file,
+	// used when KeyFile is empty; empty for none.
+	EnvKeys string
 	// Output is "json" or "table".
 	Output string
 	// Pretty indents JSON output.
@@ -72,9 +79,11 @@ func runInspect(ctx context.Context, a *app, args []string) error {
 // parseInspect parses and checks the arguments of token inspect.
 func parseInspect(a *app, args []string) (*inspectOptions, error) {
 	fs := newFlagSet("token inspect")
-	opts := &inspectOptions{In: a.stdin, Out: a.stdout, Pretty: a.isTerminal(a.stdout)}
+	opts := &inspectOptions{In: a.stdin, Out: a.stdout, Pretty: a.isTerminal(a.stdout), EnvKeys: a.getenv(keysEnv)}
 	fs.StringVar(&opts.KeyFile, "key", "", "")
-	fs.StringVar(&opts.DataDir, "data-dir", "", "")
+	// --data-dir read verifyd's database, which verifyctl no longer links;
+	// say what replaces it rather than only that the flag is unknown.
+	fs.Func("data-dir", "", func(string) error { return errDataDirRemoved })
 	registerOutput(fs, &opts.Output)
 	positional, err := parseArgs(fs, args, a.stdout, inspectUsage)
 	if err != nil {
@@ -85,8 +94,6 @@ func parseInspect(a *app, args []string) (*inspectOptions, error) {
 		return nil, usageErrorf("missing TOKEN; give the token, or - to read it from stdin")
 	case len(positional) > 1:
 		return nil, usageErrorf("unexpected argument after TOKEN; give one token")
-	case opts.KeyFile != "" && opts.DataDir != "":
-		return nil, usageErrorf("--key and --data-dir: give at most one")
 	}
 	opts.Token = positional[0]
 	if err := checkOutput(opts.Output); err != nil {
@@ -94,6 +101,9 @@ func parseInspect(a *app, args []string) (*inspectOptions, error) {
 	}
 	return opts, nil
 }
+
+// errDataDirRemoved is the answer to --data-dir.
+var errDataDirRemoved = errors.New("no longer supported; export the keys with 'verifyd admin keys export -o FILE' and give --key FILE")
 
 // inspection is what token inspect prints as JSON.
 type inspection struct {
@@ -117,8 +127,8 @@ func inspectRun(ctx context.Context, opts *inspectOptions) error {
 		return err
 	}
 	out := inspection{Header: h}
-	if opts.KeyFile != "" || opts.DataDir != "" {
-		keys, source, err := loadKeys(ctx, opts.KeyFile, opts.DataDir)
+	if opts.KeyFile != "" || opts.EnvKeys != "" {
+		keys, source, err := loadKeys(opts.KeyFile, opts.EnvKeys)
 		if err != nil {
 			return err
 		}
@@ -161,21 +171,26 @@ func inspectRun(ctx context.Context, opts *inspectOptions) error {
 	return printTable(opts.Out, fields)
 }
 
-// loadKeys reads the token keys from the key file or the data dir, and
-// returns them with a name for their source, for messages.
-func loadKeys(ctx context.Context, keyFile, dataDir string) (*token.KeySet, string, error) {
+// loadKeys reads the token keys from the key file or, without one, from
+// the JSON in envKeys, and returns them with a name for their source, for
+// messages.
+func loadKeys(keyFile, envKeys string) (*token.KeySet, string, error) {
 	if keyFile != "" {
-		ks, err := readKeyFile(keyFile)
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("--key: %w", err)
+		}
+		ks, err := parseKeys(b)
 		if err != nil {
 			return nil, "", fmt.Errorf("--key: %w", err)
 		}
 		return ks, "--key " + keyFile, nil
 	}
-	ks, err := readDataDir(ctx, dataDir)
+	ks, err := parseKeys([]byte(envKeys))
 	if err != nil {
-		return nil, "", fmt.Errorf("--data-dir: %w", err)
+		return nil, "", fmt.Errorf("%s: %w", keysEnv, err)
 	}
-	return ks, "--data-dir " + dataDir, nil
+	return ks, keysEnv, nil
 }
 
 // keyFileEntry is one key of a key file.
@@ -186,15 +201,12 @@ type keyFileEntry struct {
 	Secret string `json:"secret"`
 }
 
-// readKeyFile reads a key file: one keyFileEntry, or a list of them. Error
-// messages never quote a secret.
-func readKeyFile(path string) (*token.KeySet, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+// parseKeys parses the JSON of a key file: one keyFileEntry, or a list of
+// them. Error messages never quote a secret.
+func parseKeys(b []byte) (*token.KeySet, error) {
 	b = bytes.TrimSpace(b)
 	var entries []keyFileEntry
+	var err error
 	if len(b) > 0 && b[0] == '[' {
 		err = decodeStrict(b, &entries)
 	} else {
@@ -228,33 +240,4 @@ func decodeStrict(b []byte, v any) error {
 		return errors.New("trailing data")
 	}
 	return nil
-}
-
-// readDataDir reads the token keys from the SQLite database of a verifyd
-// data dir. It refuses a directory without one, rather than create it.
-func readDataDir(ctx context.Context, dir string) (*token.KeySet, error) {
-	path := filepath.Join(dir, "verifyd.db")
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errors.New("no verifyd.db in this directory; want the --data-dir of a verifyd")
-		}
-		return nil, err
-	}
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	stored, err := st.TokenKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if len(stored) == 0 {
-		return nil, errors.New("the database holds no token keys")
-	}
-	keys := make([]token.Key, len(stored))
-	for i, k := range stored {
-		keys[i] = token.Key{ID: k.ID, Secret: k.Secret, Created: k.Created}
-	}
-	return token.NewKeySet(keys...)
 }

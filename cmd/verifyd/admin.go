@@ -25,6 +25,12 @@ Commands (each prints JSON on stdout; secrets are shown once, on create):
   services list -account AC…
   keys rotate          add a token encryption key; new tokens use it
   keys list            list token key ids (never their secrets)
+  keys export [-o FILE]
+                       print every token key with its secret, as the key file
+                       that verifyctl token inspect --key reads; -o FILE writes
+                       it to FILE instead (- is stdout), with mode 0600,
+                       replacing FILE atomically. The key file holds secrets
+                       that decrypt every token: keep it private.
 
 Every command takes -data-dir and -store, like verifyd itself.
 `
@@ -47,6 +53,10 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	storeFlags(fs, getenv, &cfg)
 	account := fs.String("account", "", "the account SID (AC…)")
 	friendly := fs.String("friendly-name", "", "a name for people")
+	var outFile string
+	if name == "keys export" {
+		fs.StringVar(&outFile, "o", "-", "file to write the keys to, mode 0600; - for stdout")
+	}
 	if err := fs.Parse(args[2:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -132,6 +142,8 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 			out = append(out, map[string]string{"key_id": k.ID, "created": k.Created.Format(time.RFC3339)})
 		}
 		return enc.Encode(out)
+	case "keys export":
+		return exportKeys(ctx, st, outFile, stdout)
 	}
 	fmt.Fprintf(stderr, "verifyd admin: unknown command %q\n\n%s", name, adminUsage)
 	return errUsage

@@ -418,3 +418,9 @@ func TestPostgresMultiInstance(t *testing.T) {
 	t.Logf("multi-instance: 2 verifyd processes, 1 PostgreSQL database; %d concurrent creates (2 instances × %d goroutines × %d) in %v: %d ok, %d unique SIDs; %d/%d fetched byte-identical from the other instance in %v; all %d tokens minted with key %s and opened with the key set loaded from the store",
 		want, workers, perWorker, createTook.Round(time.Millisecond), len(all), len(sids), crossOK, len(all), fetchTook.Round(time.Millisecond), opened, rotated.ID)
 }
+
+// TestPostgresKeysExport is TestKeysExport on PostgreSQL, where the keys
+// come from the database and the data dir holds only dev credentials.
+func TestPostgresKeysExport(t *testing.T) {
+	testKeysExport(t, []string{"-store", pgtest.NewDatabase(t)})
+}

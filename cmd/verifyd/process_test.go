@@ -19,14 +19,28 @@ import (
 // verifydBinary builds verifyd into the test's temporary directory.
 func verifydBinary(t *testing.T) string {
 	t.Helper()
+	return goBuild(t, ".", "verifyd")
+}
+
+// verifyctlBinary builds verifyctl into the test's temporary directory. It
+// is a main package too, so verifyd's tests can only run it as a process.
+func verifyctlBinary(t *testing.T) string {
+	t.Helper()
+	return goBuild(t, "../verifyctl", "verifyctl")
+}
+
+// goBuild builds the main package in dir into the test's temporary
+// directory, as name.
+func goBuild(t *testing.T, dir, name string) string {
+	t.Helper()
 	goTool, err := exec.LookPath("go") // go test puts its own go first on PATH
 	if err != nil {
-		t.Fatalf("the go command is needed to build verifyd: %v", err)
+		t.Fatalf("the go command is needed to build %s: %v", name, err)
 	}
-	bin := filepath.Join(t.TempDir(), "verifyd")
-	build := exec.Command(goTool, "build", "-o", bin, ".")
+	bin := filepath.Join(t.TempDir(), name)
+	build := exec.Command(goTool, "build", "-o", bin, dir)
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		t.Fatalf("go build %s: %v\n%s", dir, err, out)
 	}
 	return bin
 }
