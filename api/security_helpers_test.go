@@ -180,4 +180,4 @@ func (l *logBuffer) reset() {
 	l.b = strings.Builder{}
 }
 
-func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+func bodyContains(b []byte, s string) bool { return strings.Contains(string(b), s) }

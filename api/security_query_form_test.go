@@ -38,7 +38,7 @@ func TestSecurityQueryIntoForm(t *testing.T) {
 					}
 					resp, body := e.do(t, tc.method, tc.path, ct, tc.body, auth)
 					checkErrorBody(t, resp, body, http.StatusBadRequest, 60200)
-					if want := `"Invalid parameter: ` + tc.param + `"`; !contains(body, want) {
+					if want := `"Invalid parameter: ` + tc.param + `"`; !bodyContains(body, want) {
 						t.Errorf("body %s, want the message %s", body, want)
 					}
 					if n := st.created.Load() - before; n != 0 {
