@@ -850,8 +850,8 @@ func transcriptScript() []txStep {
 		lockout("401 wrong auth token, failure 3 of 3"),
 		lockout("429 wrong auth token, over the limit"),
 		create("429 valid credentials, over the limit", valid),
-		txExchange{name: "429 without Authorization, over the limit", method: "POST", target: createA, header: []string{formCT}, body: valid},
-		get("429 fetch, over the limit", fetchPath("{A.ServiceSID}", "YK<last>"), keyA),
+		txExchange{name: "401 without Authorization, while the account SID is over the limit (nothing checked, nothing limited)", method: "POST", target: createA, header: []string{formCT}, body: valid},
+		get("fetch with the API key, while the account SID is over the limit (another credential)", fetchPath("{A.ServiceSID}", "YK<last>"), keyA),
 		get("429 unknown path, over the limit", "/nope", authA),
 		txExchange{name: "preflight, over the limit", method: "OPTIONS", target: createA, header: []string{
 			"Origin: https://app.example.com", "Access-Control-Request-Method: POST"}},
