@@ -93,6 +93,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if dev != nil {
 		printDevBanner(stdout, dev, ln.Addr().String(), cfg)
 	}
+	// Warned only once verifyd serves: a start-up failure prints one line.
+	if perm, open := dataDirOpen(cfg.dataDir); open {
+		log.Warn("data directory can be read or entered by other users",
+			slog.String("dir", cfg.dataDir), slog.String("mode", perm.String()),
+			slog.String("fix", "chmod 700 "+cfg.dataDir))
+	}
 	log.Info("verifyd started", slog.String("addr", ln.Addr().String()), slog.String("store", where))
 
 	srv := &http.Server{
