@@ -103,11 +103,14 @@ func (d *daemon) stop(t *testing.T) {
 	}
 }
 
+// waitHealthy polls base/healthz until it answers 200. Each probe closes its
+// connection, so none is left holding one of a -max-connections slots.
 func waitHealthy(t *testing.T, base string) {
 	t.Helper()
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/healthz")
+		resp, err := probe.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
