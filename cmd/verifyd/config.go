@@ -24,6 +24,8 @@ type config struct {
 	bodyLimit          int64
 	requestTimeout     time.Duration
 	shutdownTimeout    time.Duration
+	maxConnections     int
+	idleTimeout        time.Duration
 	bootstrap          string
 	allowDevRemote     bool
 	authFailureLimit   int
@@ -61,6 +63,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	reqTimeout := fs.String("request-timeout", envOr(getenv, "VERIFYD_REQUEST_TIMEOUT", "5s"), "deadline of each request's store calls; past it: 503 (env VERIFYD_REQUEST_TIMEOUT)")
 	logFlush := fs.String("log-flush-interval", envOr(getenv, "VERIFYD_LOG_FLUSH_INTERVAL", "100ms"), "how long log lines below warn may wait to be written in a batch; 0: each at once (env VERIFYD_LOG_FLUSH_INTERVAL)")
 	shutdown := fs.String("shutdown-timeout", envOr(getenv, "VERIFYD_SHUTDOWN_TIMEOUT", "10s"), "how long shutdown waits for requests in flight (env VERIFYD_SHUTDOWN_TIMEOUT)")
+	maxConns := fs.String("max-connections", envOr(getenv, "VERIFYD_MAX_CONNECTIONS", "1024"), "most client connections open at once; more wait in the listen backlog until one closes (env VERIFYD_MAX_CONNECTIONS)")
+	idle := fs.String("idle-timeout", envOr(getenv, "VERIFYD_IDLE_TIMEOUT", "15s"), "how long an idle keep-alive connection stays open (env VERIFYD_IDLE_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -83,6 +87,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if c.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.shutdownTimeout <= 0 {
 		return c, fmt.Errorf("-shutdown-timeout: want a positive duration such as 10s, got %q", *shutdown)
+	}
+	if c.maxConnections, err = strconv.Atoi(*maxConns); err != nil || c.maxConnections <= 0 {
+		return c, fmt.Errorf("-max-connections: want a positive number, got %q", *maxConns)
+	}
+	if c.idleTimeout, err = time.ParseDuration(*idle); err != nil || c.idleTimeout <= 0 {
+		return c, fmt.Errorf("-idle-timeout: want a positive duration such as 15s, got %q", *idle)
 	}
 	if c.authFailureLimit, err = strconv.Atoi(*authLimit); err != nil || c.authFailureLimit == 0 {
 		return c, fmt.Errorf("-auth-failure-limit: want a positive number, or a negative one for no limit, got %q", *authLimit)

@@ -85,16 +85,58 @@ func checkDevAddr(cfg config) error {
 	return fmt.Errorf("dev mode (generated credentials) listens only on loopback; -addr %s is not: use -allow-dev-remote, or provision with verifyd admin / -bootstrap", cfg.addr)
 }
 
+// writeDevCreds replaces the file at path with c, atomically and with mode
+// 0600 whatever file was there: os.WriteFile into an existing file would
+// keep that file's mode, and a stale 0644 file would take the secrets.
 func writeDevCreds(path string, c *devCreds) error {
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("dev credentials: %w", err)
 	}
-	// 0600: the file holds secrets.
-	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+	if err := writePrivateFile(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("dev credentials: %w", err)
 	}
 	return nil
+}
+
+// writePrivateFile writes data to a new file of mode 0600 in path's
+// directory, syncs it and renames it over path, so that path holds either
+// its old content or all of data, never part of it, and never with the old
+// file's mode.
+func writePrivateFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // mode 0600
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename in dir durable. It is best effort: the file is in
+// place either way, and some file systems refuse to sync a directory.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	defer d.Close()
+	_ = d.Sync()
 }
 
 func readDevCreds(path string) (*devCreds, error) {

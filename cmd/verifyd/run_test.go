@@ -50,12 +50,18 @@ func (s *syncBuffer) String() string {
 // once the server answers /healthz.
 func start(t *testing.T, env map[string]string, args ...string) *daemon {
 	t.Helper()
+	return startLogged(t, env, io.Discard, args...)
+}
+
+// startLogged is start with verifyd's stderr, its log, going to stderr.
+func startLogged(t *testing.T, env map[string]string, stderr io.Writer, args ...string) *daemon {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	getenv := func(k string) string { return env[k] }
 	d := &daemon{cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
 	go func() {
-		err := run(ctx, append([]string{"verifyd"}, args...), getenv, pw, io.Discard)
+		err := run(ctx, append([]string{"verifyd"}, args...), getenv, pw, stderr)
 		pw.CloseWithError(fmt.Errorf("verifyd exited: %v", err))
 		d.done <- err
 	}()
@@ -97,11 +103,14 @@ func (d *daemon) stop(t *testing.T) {
 	}
 }
 
+// waitHealthy polls base/healthz until it answers 200. Each probe closes its
+// connection, so none is left holding one of a -max-connections slots.
 func waitHealthy(t *testing.T, base string) {
 	t.Helper()
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/healthz")
+		resp, err := probe.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/verifykit/verifykit/api"
 	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/logbuf"
@@ -20,11 +22,11 @@ import (
 )
 
 // Server timeouts: a slow client cannot hold a connection open for long.
+// The idle timeout is a flag (-idle-timeout).
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
 	writeTimeout      = 30 * time.Second
-	idleTimeout       = 60 * time.Second
 	maxHeaderBytes    = 64 << 10 // backstop; api answers 431 with a Twilio body from 16 KiB
 	logBufferSize     = 64 << 10
 )
@@ -89,9 +91,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, unwrapSyscall(err))
 	}
+	// At the cap, Accept waits for a connection to close; new ones wait in
+	// the kernel's listen backlog meanwhile, and the idle timeout bounds how
+	// long idle keep-alive connections can keep them there.
+	ln = netutil.LimitListener(ln, cfg.maxConnections)
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 	if dev != nil {
 		printDevBanner(stdout, dev, ln.Addr().String(), cfg)
+	}
+	// Warned only once verifyd serves: a start-up failure prints one line.
+	if perm, open := dataDirOpen(cfg.dataDir); open {
+		log.Warn("data directory can be read or entered by other users",
+			slog.String("dir", cfg.dataDir), slog.String("mode", perm.String()),
+			slog.String("fix", "chmod 700 "+cfg.dataDir))
 	}
 	log.Info("verifyd started", slog.String("addr", ln.Addr().String()), slog.String("store", where))
 
@@ -100,7 +112,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		IdleTimeout:       cfg.idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

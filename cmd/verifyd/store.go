@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,8 +18,8 @@ import (
 const dbFile = "verifyd.db"
 
 // openStore opens the store that -store names, and says which it opened.
-// The data directory is created either way: with PostgreSQL it holds only
-// dev-credentials.json.
+// The data directory is created either way, 0700: with PostgreSQL it holds
+// only dev-credentials.json.
 func openStore(ctx context.Context, cfg config) (store.Store, string, error) {
 	isPostgres := strings.HasPrefix(cfg.store, "postgres://") || strings.HasPrefix(cfg.store, "postgresql://")
 	if cfg.store != "" && cfg.store != "sqlite" && !isPostgres {
@@ -39,6 +40,19 @@ func openStore(ctx context.Context, cfg config) (store.Store, string, error) {
 		return nil, "", err // it names the store and its path
 	}
 	return st, "sqlite", nil
+}
+
+// dataDirOpen returns the permission bits of the data directory and whether
+// users other than its owner can list or enter it. verifyd only warns then:
+// its files there are 0600, and refusing would break setups made 0755 by
+// hand or by older versions.
+func dataDirOpen(dir string) (fs.FileMode, bool) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return 0, false // openStore has just made it; nothing to say
+	}
+	perm := info.Mode().Perm()
+	return perm, perm&0o077 != 0
 }
 
 // redactDSN shortens a postgres:// URL to host and database for the logs:

@@ -23,7 +23,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -57,9 +59,11 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open opens, creating it if needed, the SQLite database at path and
-// migrates it to the current schema. The directory must already exist. The
-// caller must Close the returned Store. An error names path, so callers need
-// not repeat it.
+// migrates it to the current schema. The directory must already exist.
+// The database and its -wal and -shm files are kept private to the user:
+// a new database file is created 0600, and group and other permissions
+// are taken away from existing ones. The caller must Close the returned
+// Store. An error names path, so callers need not repeat it.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open sqlite store: empty path")
@@ -75,6 +79,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func open(ctx context.Context, path string) (_ *Store, err error) {
 	migrations, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
+		return nil, err
+	}
+
+	if err := makePrivate(path); err != nil {
 		return nil, err
 	}
 
@@ -131,6 +139,51 @@ func open(ctx context.Context, path string) (_ *Store, err error) {
 	s.loopDone = make(chan struct{})
 	go s.commitLoop()
 	return s, nil
+}
+
+// makePrivate keeps the database file and its -wal and -shm files, which
+// hold the token keys in clear and every token, from other users. It
+// creates a missing database file 0600 before SQLite opens it, because
+// SQLite creates it 0644 less the umask and then gives the -wal and -shm
+// files the database file's mode; and it takes group and other permissions
+// away from those of the three files that exist, such as files an older
+// verifyd made or a crash left behind. Owner bits are kept, so a read-only
+// file stays read-only.
+//
+// When the file cannot be created (a missing or read-only directory), it
+// leaves the failure to SQLite, whose error explainOpen explains.
+func makePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("create the database file: %w", cause(err))
+		}
+	case errors.Is(err, fs.ErrExist):
+	default:
+		return nil
+	}
+	for _, f := range []struct{ path, what string }{
+		{path, "the database file"},
+		{path + "-wal", "its -wal file"},
+		{path + "-shm", "its -shm file"},
+	} {
+		info, err := os.Stat(f.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("check the mode of %s: %w", f.what, cause(err))
+		}
+		perm := info.Mode().Perm()
+		if !info.Mode().IsRegular() || perm&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(f.path, perm&^0o077); err != nil {
+			return fmt.Errorf("make %s private (mode %v): %w", f.what, perm, cause(err))
+		}
+	}
+	return nil
 }
 
 // dsn returns a SQLite URI for path with the driver parameters in params.
