@@ -56,7 +56,11 @@ func start(t *testing.T, env map[string]string, args ...string) *daemon {
 	d := &daemon{cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
 	go func() {
 		err := run(ctx, append([]string{"verifyd"}, args...), getenv, pw, io.Discard)
-		pw.CloseWithError(fmt.Errorf("verifyd exited: %v", err))
+		exited := errors.New("verifyd exited")
+		if err != nil {
+			exited = fmt.Errorf("verifyd exited: %w", err)
+		}
+		pw.CloseWithError(exited)
 		d.done <- err
 	}()
 	sc := bufio.NewScanner(pr)
