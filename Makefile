@@ -18,6 +18,13 @@ MODULE := github.com/verifykit/verifykit
 # Tools that would clash with the main module's dependencies are pinned in
 # tools/go.mod; -modfile runs them at those versions without touching go.mod.
 STATICCHECK := $(GO) run -modfile=tools/go.mod honnef.co/go/tools/cmd/staticcheck
+# golangci-lint has a module of its own, tools/golangci/go.mod: in tools/go.mod
+# it and oasdiff/staticcheck would raise each other's dependencies (see
+# tools/golangci/tools.go). It takes about two minutes to compile, so
+# golangci-lint-bin builds it once into bin/ and again only when the version
+# pinned there, or the Go toolchain, differs from what the binary reports.
+GOLANGCI_LINT := bin/golangci-lint
+GOLANGCI_LINT_MOD := github.com/golangci/golangci-lint/v2
 # How long each fuzz target runs: `make fuzz` (long) and `make fuzz-short` (CI).
 FUZZTIME ?= 2m
 FUZZTIME_SHORT ?= 10s
@@ -35,12 +42,13 @@ SOAK_DURATION ?= 60s
 SOAK_FLAGS ?=
 
 .PHONY: help generate check-generated tidy-check fmt-check vet staticcheck \
-	client-deps ctl-deps lint-spec lint breaking test test-go fuzz fuzz-short bench \
-	bench-smoke bench-go bench-load soak vuln run check ci
+	golangci-lint-bin golangci-lint client-deps ctl-deps lint-spec lint breaking test \
+	test-go fuzz fuzz-short bench bench-smoke bench-go bench-load soak vuln run \
+	check ci
 
 help: ## List the targets
 	@echo "Usage: make TARGET"
-	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 generate: ## Regenerate gen/ from openapi.yaml (go generate ./...)
 	$(GO) generate ./...
@@ -54,9 +62,10 @@ check-generated: generate ## Fail if regenerating changes anything under gen/
 	fi
 	@echo "check-generated: gen/ is up to date"
 
-tidy-check: ## Fail if go.mod/go.sum (main and tools/) are not tidy
+tidy-check: ## Fail if go.mod/go.sum (main, tools/ and tools/golangci/) are not tidy
 	$(GO) mod tidy -diff
 	$(GO) -C tools mod tidy -diff
+	$(GO) -C tools/golangci mod tidy -diff
 
 fmt-check: ## Fail if any hand-written .go file is not gofmt-ed
 	@files="$$(find . \( -path ./.git -o -path ./node_modules -o -path ./tmp -o -path ./bin \) -prune \
@@ -75,6 +84,24 @@ staticcheck: ## staticcheck (pinned in tools/go.mod) on every package outside ge
 	echo "$(STATICCHECK) <packages outside gen/>"; \
 	$(STATICCHECK) $$pkgs
 	@echo "staticcheck: ok"
+
+golangci-lint-bin: ## Build bin/golangci-lint at the version tools/golangci/go.mod pins, unless it is there
+	@want="$$($(GO) -C tools/golangci list -m -f '{{.Version}}' $(GOLANGCI_LINT_MOD))"; \
+	want="$${want#v} built with $$($(GO) env GOVERSION)"; \
+	have="$$($(GOLANGCI_LINT) version 2>/dev/null || true)"; \
+	if [[ $$have != *"has version $$want "* ]]; then \
+		echo "golangci-lint-bin: building $(GOLANGCI_LINT) $$want (about two minutes on a cold build cache)"; \
+		mkdir -p $(dir $(GOLANGCI_LINT)); \
+		$(GO) -C tools/golangci build -o $(CURDIR)/$(GOLANGCI_LINT).new $(GOLANGCI_LINT_MOD)/cmd/golangci-lint; \
+		mv $(GOLANGCI_LINT).new $(GOLANGCI_LINT); \
+	fi
+
+# depguard in .golangci.yml checks the import arrows of the design, gen/
+# included: there it is the only linter whose findings count. It sees each
+# package's own imports; client-deps below stays because it also catches echo
+# or kin-openapi that arrive through a dependency of the generated client.
+golangci-lint: golangci-lint-bin ## golangci-lint (.golangci.yml): govet, staticcheck, revive, errorlint, errcheck, gosec, depguard's import rules
+	$(GOLANGCI_LINT) run ./...
 
 client-deps: ## Fail if gen/verifyclient or gen/models depend on echo or kin-openapi
 	@deps="$$($(GO) list -deps $(CLIENT_PKGS))"; \
@@ -99,7 +126,7 @@ ctl-deps: ## Fail if cmd/verifyctl depends on internal/store (and so links a dat
 lint-spec: ## Lint openapi.yaml with Spectral and Redocly (warnings fail)
 	scripts/lint-spec.sh
 
-lint: fmt-check vet staticcheck lint-spec client-deps ctl-deps ## All linters: fmt-check vet staticcheck lint-spec client-deps ctl-deps
+lint: fmt-check vet staticcheck golangci-lint lint-spec client-deps ctl-deps ## All linters: fmt-check vet staticcheck golangci-lint lint-spec client-deps ctl-deps
 
 breaking: ## Fail on breaking changes to openapi.yaml against BREAKING_BASE (default HEAD~1)
 	scripts/breaking.sh

@@ -37,7 +37,7 @@ Every command takes -data-dir and -store, like verifyd itself.
 
 // runAdmin provisions the store: a running verifyd sees the changes at once,
 // except for rotated keys, which it loads on start.
-func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	if len(args) < 2 {
 		if len(args) == 1 && (args[0] == "-help" || args[0] == "--help" || args[0] == "-h") {
 			fmt.Fprint(stdout, adminUsage)
@@ -72,7 +72,11 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close store: %w", cerr)
+		}
+	}()
 	now := time.Now()
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

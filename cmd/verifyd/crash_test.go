@@ -135,8 +135,11 @@ func parseCreated(identity string, r reply) (created, error) {
 	var tok struct {
 		SID string `json:"sid"`
 	}
-	if err := json.Unmarshal(r.body, &tok); err != nil || tok.SID == "" {
-		return created{}, fmt.Errorf("create %s: body %s: %v", identity, r.body, err)
+	if err := json.Unmarshal(r.body, &tok); err != nil {
+		return created{}, fmt.Errorf("create %s: body %s: %w", identity, r.body, err)
+	}
+	if tok.SID == "" {
+		return created{}, fmt.Errorf("create %s: body %s: no sid", identity, r.body)
 	}
 	return created{sid: tok.SID, identity: identity, body: r.body}, nil
 }

@@ -153,9 +153,9 @@ func readDevCreds(path string) (*devCreds, error) {
 
 // printDevBanner shows the dev credentials and a curl that works as is.
 // It goes to stdout, never to the logs.
-func printDevBanner(w io.Writer, c *devCreds, addr string, cfg config) {
+func printDevBanner(stdout io.Writer, c *devCreds, addr string, cfg config) {
 	base := "http://" + addr
-	fmt.Fprintf(w, `
+	fmt.Fprintf(stdout, `
 verifyd dev mode: these credentials are stored in %s (mode 0600).
   account_sid     %s
   auth_token      %s

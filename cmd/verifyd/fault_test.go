@@ -235,7 +235,7 @@ func mountTmpfs(t *testing.T, dir, opts string) error {
 		return errors.New("mounting a tmpfs needs root")
 	}
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		return fmt.Errorf("cannot mount a tmpfs here: %v: %s", err, bytes.TrimSpace(out))
+		return fmt.Errorf("cannot mount a tmpfs here: %w: %s", err, bytes.TrimSpace(out))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {

@@ -62,7 +62,11 @@ func startLogged(t *testing.T, env map[string]string, stderr io.Writer, args ...
 	d := &daemon{cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
 	go func() {
 		err := run(ctx, append([]string{"verifyd"}, args...), getenv, pw, stderr)
-		pw.CloseWithError(fmt.Errorf("verifyd exited: %v", err))
+		exited := errors.New("verifyd exited")
+		if err != nil {
+			exited = fmt.Errorf("verifyd exited: %w", err)
+		}
+		pw.CloseWithError(exited)
 		d.done <- err
 	}()
 	sc := bufio.NewScanner(pr)

@@ -41,7 +41,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if cfg.logFlushInterval > 0 {
 		// One write per access log line would cost more than the request.
 		buffered := logbuf.New(stderr, logBufferSize, cfg.logFlushInterval)
-		defer buffered.Close()
+		// Close writes the last batch to stderr; if that fails, there is
+		// nowhere left to say so.
+		defer func() { _ = buffered.Close() }()
 		handler = logbuf.Handler(jsonlog.New(buffered, &slog.HandlerOptions{Level: level}), buffered, slog.LevelWarn)
 	} else {
 		handler = jsonlog.New(stderr, &slog.HandlerOptions{Level: level})
@@ -128,7 +130,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
-	<-served // Serve has returned ErrServerClosed
+	if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
