@@ -104,7 +104,7 @@ func TestDocsInBrowser(t *testing.T) {
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Security-Policy", "default-src 'none'")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><title>t</title><link rel="icon" href="data:,"><style>p{color:red}</style><p>x</p>`)
+		_, _ = fmt.Fprint(w, `<!doctype html><title>t</title><link rel="icon" href="data:,"><style>p{color:red}</style><p>x</p>`)
 	}))
 	defer bad.Close()
 	if run := runChromium(t, bin, "--dump-dom", bad.URL); len(run.console) == 0 {

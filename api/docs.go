@@ -279,7 +279,7 @@ func renderDocs(src []byte) ([]byte, string, error) {
 		return nil, "", err
 	}
 	page := newDocsPage(doc)
-	page.CSS = template.CSS(css)
+	page.CSS = template.CSS(css) //nolint:gosec // G203: our own embedded stylesheet
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, page); err != nil {
 		return nil, "", err

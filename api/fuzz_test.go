@@ -414,7 +414,7 @@ func (fx *fuzzEnv) check(req *http.Request, rec *httptest.ResponseRecorder, auth
 	if err != nil {
 		// Outside the spec: still a Twilio error.
 		if status < 400 {
-			return fmt.Errorf("success for a request outside the spec (%v)", err)
+			return fmt.Errorf("success for a request outside the spec: %w", err)
 		}
 		return checkTwilioError(status, rec.Header(), body)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -107,7 +108,7 @@ func (p *pipeline) serve(c echo.Context, next echo.HandlerFunc) error {
 // MaxBytesReader makes net/http close the connection at the cap. A body
 // not read to its end, for whatever reason, closes the connection after
 // the response (Connection: close, set by closeUnread).
-func (p *pipeline) capBody(w http.ResponseWriter, r *http.Request, ctx context.Context) (*http.Request, *countedBody) {
+func (p *pipeline) capBody(ctx context.Context, w http.ResponseWriter, r *http.Request) (*http.Request, *countedBody) {
 	r2 := r.WithContext(ctx)
 	if r.Body == nil || r.Body == http.NoBody {
 		return r2, nil
@@ -203,7 +204,7 @@ func (p *pipeline) scope(c echo.Context, start time.Time) *requestInfo {
 	ri.idHeader[0] = ri.id
 	c.Response().Header()["Twilio-Request-Id"] = ri.idHeader[:]
 	// Before validation swaps in the recorder.
-	r2, body := p.capBody(c.Response().Writer, r, ri)
+	r2, body := p.capBody(ri, c.Response().Writer, r)
 	if body != nil {
 		res := c.Response()
 		res.Before(func() { closeUnread(body, res.Header()) })
@@ -291,7 +292,7 @@ func (p *pipeline) checkResponse(r *http.Request, ri *requestInfo, rec *recorder
 func (p *pipeline) guarded(c echo.Context, ri *requestInfo, next echo.HandlerFunc) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(v)
 			}
 			err = errInternal(fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
@@ -447,7 +448,7 @@ func (p *pipeline) logged(next http.Handler) http.Handler {
 		start := time.Now()
 		id := sid.New(sid.Request)
 		w.Header().Set("Twilio-Request-Id", id)
-		r, body := p.capBody(w, r, r.Context()) // before statusWriter wraps w
+		r, body := p.capBody(r.Context(), w, r) // before statusWriter wraps w
 		sw := &statusWriter{ResponseWriter: w, before: func(h http.Header) { closeUnread(body, h) }}
 		returned := false
 		defer func() {

@@ -109,7 +109,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a temporary directory: best effort
 
 	// verifyd logs as it does by default, one access log line per request,
 	// to a file as a service's logs would go.
@@ -117,7 +117,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
+	defer func() { _ = logFile.Close() }() // read back by name, below
 	vd, err := startProcess(ctx, logFile, o.verifyd, "-addr", "127.0.0.1:0", "-data-dir", dir)
 	if err != nil {
 		return err

@@ -121,7 +121,7 @@ func writePrivateFile(path string, data []byte) error {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp) // the error above is the one to report
 		return err
 	}
 	syncDir(dir)
@@ -135,8 +135,8 @@ func syncDir(dir string) {
 	if err != nil {
 		return
 	}
-	defer d.Close()
 	_ = d.Sync()
+	_ = d.Close() // read-only: nothing to lose
 }
 
 func readDevCreds(path string) (*devCreds, error) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -451,7 +452,7 @@ func TestSoak(t *testing.T) {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		t.Errorf("server shutdown: %v", err)
 	}
-	if err := <-served; err != http.ErrServerClosed {
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
 	}
 	if err := st.Close(); err != nil {
@@ -529,7 +530,7 @@ func parseCreated(status int, body []byte) (known, error) {
 		return known{}, fmt.Errorf("create: status %d, body %s", status, body)
 	}
 	if err := json.Unmarshal(body, &tok); err != nil || tok.SID == "" {
-		return known{}, fmt.Errorf("create: body %s: %v", body, err)
+		return known{}, fmt.Errorf("create: body %s: sid %q, %w", body, tok.SID, err)
 	}
 	return known{sid: tok.SID, sum: sha256.Sum256(body)}, nil
 }

@@ -47,9 +47,9 @@ func CompileString(s *openapi3.Schema) (*StringCheck, bool) {
 	if !rest.IsEmpty() {
 		return nil, false
 	}
-	c := &StringCheck{minLength: int64(s.MinLength)}
+	c := &StringCheck{minLength: int64(s.MinLength)} //nolint:gosec // G115: wraps exactly as kin-openapi's own conversion does
 	if s.MaxLength != nil {
-		c.maxLength, c.hasMax = int64(*s.MaxLength), true
+		c.maxLength, c.hasMax = int64(*s.MaxLength), true //nolint:gosec // G115: as above
 	}
 	if s.Pattern != "" {
 		if strings.Contains(s.Pattern, `\u`) {
