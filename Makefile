@@ -50,17 +50,22 @@ help: ## List the targets
 	@echo "Usage: make TARGET"
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-generate: ## Regenerate gen/ from openapi.yaml (go generate ./...)
+generate: ## Regenerate gen/ from openapi.yaml and internal/docsui/assets/ from swagger-ui-dist (go generate ./...)
 	$(GO) generate ./...
 
-check-generated: generate ## Fail if regenerating changes anything under gen/
-	@if [ -n "$$(git status --porcelain -- gen/)" ] || ! git diff --quiet -- gen/; then \
-		echo "check-generated: gen/ is out of date with openapi.yaml; run make generate and commit:"; \
-		git status --porcelain -- gen/; \
+# The generated trees: gen/ from openapi.yaml, and the Swagger UI files that
+# internal/docsui embeds, copied from the swagger-ui-dist that package.json pins.
+GENERATED := gen/ internal/docsui/assets/
+
+check-generated: generate ## Fail if regenerating changes anything under gen/ or internal/docsui/assets/
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ] || ! git diff --quiet -- $(GENERATED); then \
+		echo "check-generated: $(GENERATED) out of date with openapi.yaml or package.json; run make generate and commit:"; \
+		git status --porcelain -- $(GENERATED); \
+		git --no-pager diff --stat -- $(GENERATED); \
 		git --no-pager diff -- gen/; \
 		exit 1; \
 	fi
-	@echo "check-generated: gen/ is up to date"
+	@echo "check-generated: $(GENERATED) up to date"
 
 tidy-check: ## Fail if go.mod/go.sum (main, tools/ and tools/golangci/) are not tidy
 	$(GO) mod tidy -diff

@@ -14,6 +14,7 @@ import (
 
 	"github.com/verifykit/verifykit/gen/verifyserver"
 	"github.com/verifykit/verifykit/internal/authn"
+	"github.com/verifykit/verifykit/internal/docsui"
 	"github.com/verifykit/verifykit/internal/spec"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/token"
@@ -63,8 +64,9 @@ const (
 
 // NewHandler builds the whole verifyd HTTP surface: the two spec operations
 // behind authentication and validation in both directions, plus /healthz,
-// /readyz and /metrics; the contract itself at /openapi.yaml, /openapi.json
-// and /docs (docs.go); and the operations as MCP tools at /mcp (mcp.go).
+// /readyz and /metrics; the contract itself at /openapi.yaml and
+// /openapi.json, with Swagger UI at /docs (internal/docsui); and the
+// operations as MCP tools at /mcp (mcp.go).
 func NewHandler(cfg Config, st store.Store, keys *token.KeySet, log *slog.Logger) (http.Handler, error) {
 	if st == nil || keys == nil || log == nil {
 		return nil, errors.New("api: store, keys and logger are required")
@@ -135,7 +137,7 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 	health := healthz()
 	ready := readyz(st)
 	metricsHandler := p.metrics.handler()
-	contract, err := loadContractDocs()
+	contract, err := docsui.Handler()
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
@@ -152,11 +154,13 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 			ready.ServeHTTP(w, r)
 		case "/metrics":
 			metricsHandler.ServeHTTP(w, r)
-		case pathOpenAPIYAML, pathOpenAPIJSON, pathDocs:
-			contract.ServeHTTP(w, r)
 		case pathMCP:
 			mcpHandler.ServeHTTP(w, r)
 		default:
+			if docsui.Serves(r.URL.Path) {
+				contract.ServeHTTP(w, r)
+				return
+			}
 			e.ServeHTTP(w, r)
 		}
 	}), nil
