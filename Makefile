@@ -36,7 +36,7 @@ BENCHTIME ?= 2s
 LOAD_ARGS ?= -rounds 5 -duration 5s -create-duration 5s -memory-duration 60s
 # Extra arguments for `make run`, e.g. make run ARGS='-addr 127.0.0.1:9090'.
 ARGS ?=
-# How long `make soak` runs the soak test (internal/soak), and extra go test
+# How long `make soak` runs the soak test (cmd/verifyd/soak_test.go), and extra go test
 # flags for it, e.g. SOAK_FLAGS=-race. `make test` runs it for 5s.
 SOAK_DURATION ?= 60s
 SOAK_FLAGS ?=
@@ -176,7 +176,7 @@ bench-smoke: ## Run each benchmark once, and the load benchmark for a second, to
 	$(MAKE) --no-print-directory bench-load LOAD_ARGS='-rounds 1 -duration 1s -create-duration 1s -memory-duration 2s'
 
 soak: ## Run the soak test for SOAK_DURATION (default 60s; make test runs 5s)
-	$(GO) test $(SOAK_FLAGS) -count=1 -run '^TestSoak$$' -v ./internal/soak -soak.duration=$(SOAK_DURATION)
+	$(GO) test $(SOAK_FLAGS) -count=1 -run '^TestSoak$$' -v ./cmd/verifyd -soak.duration=$(SOAK_DURATION)
 
 vuln: ## govulncheck, offline, against a database built from golang.org/x/vulndb
 	scripts/vuln.sh

@@ -1,15 +1,9 @@
-// Package verifykit is the root of a spec-first Go implementation of the
-// Twilio Verify v2 Access Tokens API. Its only code is the contract itself,
-// openapi.yaml, embedded byte for byte so that servers can publish it.
+// Package verifykit is the root of a spec-first Go implementation of Twilio
+// Verify v2. The contract is openapi.yaml, beside this file; go generate
+// turns it into gen/models, gen/verifyclient and gen/verifyserver, whose
+// embedded copy is what verifyd validates against and serves.
 //
-// The generated client lives in gen/verifyclient, the server in api and
-// cmd/verifyd, and the command-line client in cmd/verifyctl.
+// The server is api and cmd/verifyd, the client helpers verify, and the
+// command-line client cmd/verifyctl. This package has no code: its tests
+// check the contract itself.
 package verifykit
-
-import _ "embed"
-
-//go:embed openapi.yaml
-var openAPIYAML string
-
-// OpenAPIYAML returns openapi.yaml exactly as it is in the repository.
-func OpenAPIYAML() string { return openAPIYAML }

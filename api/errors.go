@@ -10,13 +10,14 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
 
 	"github.com/verifykit/verifykit/gen/models"
 	"github.com/verifykit/verifykit/internal/authn"
+	"github.com/verifykit/verifykit/internal/limits"
+	"github.com/verifykit/verifykit/internal/scope"
 	"github.com/verifykit/verifykit/internal/store"
+	"github.com/verifykit/verifykit/internal/validate"
 )
 
 // Twilio error codes, named for their role. 20413 and 20431 have no
@@ -25,7 +26,7 @@ import (
 //
 // Headers too large even for http.Server's MaxHeaderBytes get net/http's
 // plain-text 431 before any handler runs; verifyd sets that backstop well
-// above the limit that the pipeline enforces with a Twilio body.
+// above the limit that the limits stage enforces with a Twilio body.
 const (
 	codeAuthenticate     = 20003
 	codeMethodNotAllowed = 20004
@@ -41,8 +42,9 @@ const (
 
 const moreInfoBase = "https://www.twilio.com/docs/errors/"
 
-// apiError is a failure with its Twilio status, code and message already
-// decided. Handlers and pipeline stages return it; renderError writes it.
+// apiError is a failure with its Twilio status, code and message decided.
+// Handlers return it for failures of their own; classify turns every other
+// error into one.
 type apiError struct {
 	status     int
 	code       int
@@ -69,19 +71,17 @@ func errNotFound(path string) *apiError {
 }
 
 var (
-	errAuthenticate = &apiError{status: http.StatusUnauthorized, code: codeAuthenticate, message: "Authenticate"}
-	errMethod       = &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, message: "Method not allowed"}
+	errAuthenticate    = &apiError{status: http.StatusUnauthorized, code: codeAuthenticate, message: "Authenticate"}
+	errMethod          = &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, message: "Method not allowed"}
+	errTooLarge        = &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, message: "Request Entity Too Large"}
+	errHeadersTooLarge = &apiError{status: http.StatusRequestHeaderFieldsTooLarge, code: codeHeadersTooLarge, message: "Request Header Fields Too Large"}
 	// errCrossSite refuses a form post from another site's page.
 	errCrossSite = &apiError{status: http.StatusForbidden, code: codeForbidden, message: "Forbidden: cross-site requests must use CORS"}
-	errTooLarge  = &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, message: "Request Entity Too Large"}
-	// errHeadersTooLarge: see the note on the codes.
-	errHeadersTooLarge = &apiError{status: http.StatusRequestHeaderFieldsTooLarge, code: codeHeadersTooLarge, message: "Request Header Fields Too Large"}
 )
 
-// errTooManyFailures refuses a client that failed authentication too
-// often, for wait more seconds.
-func errTooManyFailures(wait int) *apiError {
-	return &apiError{status: http.StatusTooManyRequests, code: codeTooManyRequests, message: "Too Many Requests", retryAfter: wait}
+func errTooManyFailures(wait time.Duration) *apiError {
+	return &apiError{status: http.StatusTooManyRequests, code: codeTooManyRequests, message: "Too Many Requests",
+		retryAfter: int((wait + time.Second - 1) / time.Second)}
 }
 
 func errUnavailable(cause error) *apiError {
@@ -92,15 +92,17 @@ func errInternal(cause error) *apiError {
 	return &apiError{status: http.StatusInternalServerError, code: codeInternal, message: "Internal Server Error", cause: cause}
 }
 
-// renderError is echo's HTTPErrorHandler: the only code that writes an error
-// body. Every failure leaves as the Twilio error JSON that openapi.yaml
-// declares for its status; anything unrecognised becomes 500 and is logged.
+// renderError is echo's HTTPErrorHandler: the only code that writes an
+// error body. Every failure, from any stage of the chain, the handlers or
+// echo itself, leaves as the Twilio error JSON that openapi.yaml declares
+// for its status; anything unrecognised becomes 500 and is logged.
 func renderError(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
+		ctx := c.Request().Context()
 		e := classify(err, c.Request())
 		if e.status >= http.StatusInternalServerError {
-			log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
-				slog.String("request_id", requestIDFrom(c.Request().Context())),
+			log.LogAttrs(ctx, slog.LevelError, "request failed",
+				slog.String("request_id", scope.From(ctx).ID),
 				slog.Int("status", e.status),
 				slog.String("error", err.Error()))
 		}
@@ -128,8 +130,8 @@ func renderError(log *slog.Logger) echo.HTTPErrorHandler {
 			_, err = c.Response().Write(body)
 		}
 		if err != nil {
-			log.LogAttrs(c.Request().Context(), slog.LevelWarn, "write error response",
-				slog.String("request_id", requestIDFrom(c.Request().Context())),
+			log.LogAttrs(ctx, slog.LevelWarn, "write error response",
+				slog.String("request_id", scope.From(ctx).ID),
 				slog.String("error", err.Error()))
 		}
 	}
@@ -152,35 +154,36 @@ func encodeError(e *apiError) ([]byte, error) {
 	return append(body, '\n'), nil
 }
 
-// classify maps any error to the Twilio error it is sent as.
+// classify maps any error to the Twilio error it is sent as; the most
+// specific cause first.
 func classify(err error, r *http.Request) *apiError {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae
-	}
-	var le *authn.LimitedError
-	if errors.As(err, &le) {
-		return errTooManyFailures(int((le.RetryAfter + time.Second - 1) / time.Second))
-	}
-	if errors.Is(err, authn.ErrUnauthenticated) {
-		return errAuthenticate
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return errTooLarge
-	}
+	var (
+		ae  *apiError
+		le  *authn.LimitedError
+		mbe *http.MaxBytesError
+		re  *validate.RequestError
+		he  *echo.HTTPError
+	)
 	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, authn.ErrUnauthenticated):
+		return errAuthenticate
+	case errors.As(err, &le):
+		return errTooManyFailures(le.RetryAfter)
+	case errors.Is(err, limits.ErrHeadersTooLarge):
+		return errHeadersTooLarge
+	case errors.Is(err, limits.ErrBodyTooLarge), errors.As(err, &mbe):
+		return errTooLarge
+	case errors.Is(err, scope.ErrUnusableHost):
+		return errInvalidParameter("Host")
+	case errors.As(err, &re):
+		return errInvalidParameter(re.Parameter)
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound(r.URL.Path)
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return errUnavailable(err)
-	}
-	var re *openapi3filter.RequestError
-	if errors.As(err, &re) {
-		return errInvalidParameter(parameterName(re))
-	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
+	case errors.As(err, &he):
 		switch he.Code {
 		case http.StatusNotFound:
 			return errNotFound(r.URL.Path)
@@ -188,8 +191,6 @@ func classify(err error, r *http.Request) *apiError {
 			return errMethod
 		case http.StatusRequestEntityTooLarge:
 			return errTooLarge
-		case http.StatusUnauthorized, http.StatusForbidden:
-			return errAuthenticate
 		case http.StatusBadRequest, http.StatusUnsupportedMediaType:
 			return errInvalidParameter("body")
 		case http.StatusServiceUnavailable:
@@ -197,36 +198,6 @@ func classify(err error, r *http.Request) *apiError {
 		}
 	}
 	return errInternal(err)
-}
-
-// parameterName names the offending parameter of a failed request
-// validation, the way Twilio words it ("Invalid parameter: Ttl").
-func parameterName(re *openapi3filter.RequestError) string {
-	if re.Parameter != nil {
-		return re.Parameter.Name
-	}
-	var se *openapi3.SchemaError
-	if errors.As(re.Err, &se) {
-		if p := se.JSONPointer(); len(p) > 0 {
-			return p[0]
-		}
-	}
-	var pe *openapi3filter.ParseError
-	if errors.As(re.Err, &pe) {
-		if p := pe.Path(); len(p) > 0 {
-			if s, ok := p[0].(string); ok {
-				return s
-			}
-		}
-	}
-	if re.RequestBody != nil {
-		var ce *openapi3filter.ParseError
-		if errors.As(re.Err, &ce) && ce.Kind == openapi3filter.KindUnsupportedFormat {
-			return "Content-Type"
-		}
-		return "body"
-	}
-	return "request"
 }
 
 // allowedMethods is the Allow header for a 405: echo's router records the

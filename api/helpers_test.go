@@ -16,15 +16,14 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/verifykit/verifykit"
 	"github.com/verifykit/verifykit/api"
 	"github.com/verifykit/verifykit/gen/verifyclient"
-	"github.com/verifykit/verifykit/internal/jsonlog"
+	"github.com/verifykit/verifykit/gen/verifyserver"
 	"github.com/verifykit/verifykit/internal/provision"
-	"github.com/verifykit/verifykit/internal/spec"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
 	"github.com/verifykit/verifykit/internal/token"
+	"github.com/verifykit/verifykit/internal/validate"
 )
 
 // tenant is one provisioned account with its credentials and a service.
@@ -81,7 +80,7 @@ func startEnv(t *testing.T, cfg api.Config) *env {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	h, err := api.NewHandler(cfg, st, keys, slog.New(jsonlog.New(logs, nil)))
+	h, err := api.NewHandler(cfg, st, keys, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatalf("NewHandler: %v", err)
 	}
@@ -152,7 +151,7 @@ func checkErrorBody(t *testing.T, resp *http.Response, body []byte, wantStatus, 
 	if err := json.Unmarshal(body, &v); err != nil {
 		t.Fatalf("error body %q is not JSON: %v", body, err)
 	}
-	if err := errorSchema(t).VisitJSON(v, spec.SchemaOptions()...); err != nil {
+	if err := errorSchema(t).VisitJSON(v, validate.SchemaOptions()...); err != nil {
 		t.Errorf("error body %s does not match the spec's Error schema: %v", body, err)
 	}
 	m, _ := v.(map[string]any)
@@ -166,7 +165,7 @@ func checkErrorBody(t *testing.T, resp *http.Response, body []byte, wantStatus, 
 
 func errorSchema(t *testing.T) *openapi3.Schema {
 	t.Helper()
-	doc, err := openapi3.NewLoader().LoadFromData([]byte(verifykit.OpenAPIYAML()))
+	doc, err := verifyserver.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/api"
-	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
 )
 
@@ -211,7 +210,7 @@ func TestSlowClient(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := startEnv(t, api.Config{})
-			h, err := api.NewHandler(api.Config{}, e.Store, e.Keys, slog.New(jsonlog.New(io.Discard, nil)))
+			h, err := api.NewHandler(api.Config{}, e.Store, e.Keys, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -293,7 +292,7 @@ func newAuthEnv(t *testing.T, cfg api.Config) *authEnv {
 	}
 	clock := newFakeClock()
 	cfg.Now = clock.Now
-	h, err := api.NewHandler(cfg, st, keys, slog.New(jsonlog.New(io.Discard, nil)))
+	h, err := api.NewHandler(cfg, st, keys, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

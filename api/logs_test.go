@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/api"
-	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
@@ -170,7 +169,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 
 	// 5xx, which are logged with their cause: a second handler on the same
 	// store and logger, whose store breaks.
-	h, err := api.NewHandler(api.Config{}, faultyStore{e.Store}, e.Keys, slog.New(jsonlog.New(e.Logs, nil)))
+	h, err := api.NewHandler(api.Config{}, faultyStore{e.Store}, e.Keys, slog.New(slog.NewJSONHandler(e.Logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +207,7 @@ func TestStoreHoldsNoSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.NewHandler(api.Config{}, st, keys, slog.New(jsonlog.New(io.Discard, nil)))
+	h, err := api.NewHandler(api.Config{}, st, keys, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,9 +15,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/verifykit/verifykit"
 	"github.com/verifykit/verifykit/api"
 	"github.com/verifykit/verifykit/gen/models"
+	"github.com/verifykit/verifykit/gen/verifyserver"
 )
 
 // basicAuthTransport adds HTTP Basic credentials to every request, as an
@@ -137,7 +137,7 @@ func TestMCPListTools(t *testing.T) {
 	want := []toolShape{
 		{
 			Name:       "create_access_token",
-			Properties: []string{"factor_type", "friendly_name", "identity", "service_sid", "ttl"},
+			Properties: []string{"factor_friendly_name", "factor_type", "identity", "service_sid", "ttl"},
 			Required:   []string{"factor_type", "identity", "service_sid"},
 			Output:     fields,
 		},
@@ -165,11 +165,11 @@ func TestMCPCreateThenFetch(t *testing.T) {
 		t.Run(cr.name, func(t *testing.T) {
 			cs := e.mcpSession(t, cr.user, cr.pass)
 			created := toolToken(t, "create_access_token", callTool(t, cs, "create_access_token", map[string]any{
-				"service_sid":   e.A.ServiceSID,
-				"identity":      "ff483d1ff591898a9942916050d2ca3f",
-				"factor_type":   "push",
-				"friendly_name": "John Doe iPhone",
-				"ttl":           300,
+				"service_sid":          e.A.ServiceSID,
+				"identity":             "ff483d1ff591898a9942916050d2ca3f",
+				"factor_type":          "push",
+				"factor_friendly_name": "John Doe iPhone",
+				"ttl":                  300,
 			}))
 			if created.SID == nil || !tokenSIDPattern.MatchString(*created.SID) {
 				t.Fatalf("create_access_token: sid %v, want YK + 32 hex", created.SID)
@@ -212,7 +212,7 @@ func TestMCPCreateThenFetch(t *testing.T) {
 				"service_sid": e.A.ServiceSID, "identity": "user-0001", "factor_type": "push",
 			}))
 			if minimal.TTL != 60 || minimal.FactorFriendlyName != nil {
-				t.Errorf("create_access_token without ttl and friendly_name: ttl %d, friendly name %v; want 60 and null", minimal.TTL, minimal.FactorFriendlyName)
+				t.Errorf("create_access_token without ttl and factor_friendly_name: ttl %d, friendly name %v; want 60 and null", minimal.TTL, minimal.FactorFriendlyName)
 			}
 		})
 	}
@@ -387,15 +387,19 @@ func TestMCPOpenAPIResource(t *testing.T) {
 	for _, r := range list.Resources {
 		uris = append(uris, r.URI+" "+r.MIMEType)
 	}
-	if diff := cmp.Diff([]string{"verifykit://openapi.yaml application/yaml"}, uris); diff != "" {
+	if diff := cmp.Diff([]string{"verifykit://openapi.json application/json"}, uris); diff != "" {
 		t.Errorf("ListResources mismatch (-want +got):\n%s", diff)
 	}
-	res, err := cs.ReadResource(t.Context(), &mcp.ReadResourceParams{URI: "verifykit://openapi.yaml"})
+	res, err := cs.ReadResource(t.Context(), &mcp.ReadResourceParams{URI: "verifykit://openapi.json"})
 	if err != nil {
-		t.Fatalf("ReadResource(verifykit://openapi.yaml): %v", err)
+		t.Fatalf("ReadResource(verifykit://openapi.json): %v", err)
 	}
-	if len(res.Contents) != 1 || res.Contents[0].Text != verifykit.OpenAPIYAML() {
-		t.Errorf("ReadResource(verifykit://openapi.yaml) did not return openapi.yaml byte for byte")
+	want, err := verifyserver.GetSpecJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Contents) != 1 || res.Contents[0].Text != string(want) {
+		t.Errorf("ReadResource(verifykit://openapi.json) did not return the embedded contract byte for byte")
 	}
 }
 
@@ -412,8 +416,10 @@ func TestMCPHTTP(t *testing.T) {
 	}{
 		{"initialize", http.MethodPost, map[string]string{"Accept": "application/json, text/event-stream"}, initialize, http.StatusOK, false},
 		{"stateless: no event stream", http.MethodGet, map[string]string{"Accept": "text/event-stream"}, "", http.StatusMethodNotAllowed, false},
-		// Refused before its body is read: the connection closes.
-		{"cross-site browser request", http.MethodPost, map[string]string{"Accept": "application/json, text/event-stream", "Sec-Fetch-Site": "cross-site"}, initialize, http.StatusForbidden, true},
+		// Refused by the CORS stage, before the limits stage tracks the
+		// body; net/http reads what is left of it, a complete body here,
+		// before it reuses the connection.
+		{"cross-site browser request", http.MethodPost, map[string]string{"Accept": "application/json, text/event-stream", "Sec-Fetch-Site": "cross-site"}, initialize, http.StatusForbidden, false},
 		// The rest of a body over the limit (64 KiB) is not read: the
 		// connection closes. net/http would read up to 256 KiB more itself.
 		{"body over the limit", http.MethodPost, map[string]string{"Accept": "application/json, text/event-stream"}, initialize[:len(initialize)-1] + `,"pad":"` + strings.Repeat("x", 70_000) + `"}`, http.StatusRequestEntityTooLarge, true},

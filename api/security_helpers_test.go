@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/api"
-	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/postgres"
@@ -81,7 +80,7 @@ func serveEnv(t testing.TB, st store.Store, cfg api.Config, configure func(*http
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	h, err := api.NewHandler(cfg, st, keys, slog.New(jsonlog.New(logs, nil)))
+	h, err := api.NewHandler(cfg, st, keys, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatalf("NewHandler: %v", err)
 	}

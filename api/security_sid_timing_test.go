@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/api"
-	"github.com/verifykit/verifykit/internal/store/postgres/pgtest"
 	"github.com/verifykit/verifykit/internal/sid"
+	"github.com/verifykit/verifykit/internal/store/postgres/pgtest"
 )
 
 // TestSecuritySIDTiming is finding 3 of the security review: a known SID

@@ -15,14 +15,14 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/verifykit/verifykit/gen/models"
 	"github.com/verifykit/verifykit/gen/verifyserver"
-	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
-	"github.com/verifykit/verifykit/internal/spec"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
+	"github.com/verifykit/verifykit/internal/validate"
 )
 
 // brokenServer returns a fetch result that breaks the spec: its sid is
@@ -32,7 +32,7 @@ type brokenServer struct{ *server }
 func (b brokenServer) FetchAccessToken(_ context.Context, _ verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
 	t := store.AccessToken{SID: "not-a-sid", AccountSID: "AC" + strings.Repeat("a", 32), ServiceSID: "VA" + strings.Repeat("a", 32),
 		Identity: "abcdefgh", FactorType: "push", TTL: 60, Token: "x", DateCreated: time.Now().UTC().Truncate(time.Second)}
-	return verifyserver.FetchAccessToken200JSONResponse{Body: b.toModel(context.Background(), t)}, nil
+	return verifyserver.FetchAccessToken200JSONResponse{Body: accessToken(t, "http://127.0.0.1")}, nil
 }
 
 // misbehaving is a handler around an implementation that breaks the spec
@@ -58,7 +58,7 @@ func startMisbehaving(t *testing.T, cfg Config, impl func(*server) verifyserver.
 		t.Fatal(err)
 	}
 	m := &misbehaving{user: acc.SID, pass: secret}
-	h, err := newHandler(cfg, st, impl(&server{store: st, now: time.Now, tokens: newTokenCache(8)}), slog.New(jsonlog.New(&m.logs, nil)))
+	h, err := newHandler(cfg, st, impl(newServer(st, nil, time.Now)), slog.New(slog.NewJSONHandler(&m.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,19 +122,21 @@ func TestResponseValidation(t *testing.T) {
 // TestReplacementIsValid: the 500 that replaces a response breaking the
 // spec is the one response not validated as it is sent (it would have
 // nothing to fall back on). It must not depend on what it replaces: its
-// body is the fixed Twilio 20500 error, its header fields are the
-// pipeline's own, and kin-openapi holds it to the spec.
+// body is the fixed Twilio 20500 error, its header fields are those the
+// chain sets on every response, and kin-openapi holds it to the spec.
 func TestReplacementIsValid(t *testing.T) {
 	ctx := context.Background()
-	doc, err := spec.Load(ctx)
+	doc, err := validate.LoadSpec(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	op := newRouteTable(doc).lookup(http.MethodGet, "/v2/Services/:ServiceSid/AccessTokens/:Sid")
-	if op == nil {
-		t.Fatal("no FetchAccessToken operation in the route table")
+	const path = "/v2/Services/{ServiceSid}/AccessTokens/{Sid}"
+	item := doc.Paths.Value(path)
+	if item == nil || item.Get == nil {
+		t.Fatal("no FetchAccessToken operation in the spec")
 	}
-	opts := validationOptions() // IncludeResponseStatus: an undeclared 500 fails too
+	route := &routers.Route{Spec: doc, Path: path, PathItem: item, Method: http.MethodGet, Operation: item.Get}
+	opts := validate.KinOptions() // IncludeResponseStatus: an undeclared 500 fails too
 	requestID := regexp.MustCompile(`^RQ[0-9a-f]{32}$`)
 	for _, tc := range []struct {
 		name string
@@ -172,7 +174,7 @@ func TestReplacementIsValid(t *testing.T) {
 				t.Errorf("Access-Control-Expose-Headers = %q, want %q", got, corsExposeHeaders)
 			}
 			in := &openapi3filter.ResponseValidationInput{
-				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: op.route, Options: &opts},
+				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: &opts},
 				Status:                 resp.StatusCode,
 				Header:                 resp.Header,
 				Body:                   io.NopCloser(bytes.NewReader(body)),
@@ -201,7 +203,7 @@ type badHeaderServer struct {
 func (b *badHeaderServer) FetchAccessToken(ctx context.Context, req verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
 	t := store.AccessToken{SID: req.SID, AccountSID: "AC" + strings.Repeat("a", 32), ServiceSID: req.ServiceSID,
 		Identity: "abcdefgh", FactorType: "push", TTL: 60, Token: "x", DateCreated: time.Unix(1700000000, 0).UTC()}
-	resp := verifyserver.FetchAccessToken200JSONResponse{Body: b.toModel(ctx, t)}
+	resp := verifyserver.FetchAccessToken200JSONResponse{Body: accessToken(t, "http://127.0.0.1")}
 	if b.bad {
 		id := "RQ-not-a-request-id"
 		resp.Headers.TwilioRequestID = &id
@@ -269,5 +271,35 @@ func TestErrorResponsesAreValidated(t *testing.T) {
 				t.Errorf("a valid 404 was logged as a violation: %s", m.logs.String())
 			}
 		})
+	}
+}
+
+// panicServer panics in every fetch.
+type panicServer struct{ *server }
+
+func (panicServer) FetchAccessToken(context.Context, verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
+	panic("handler bug")
+}
+
+// TestPanicIsRecovered: a handler that panics gets the client a 500 ·
+// 20500, with the request id and nothing else of the handler, an access
+// log line with status 500, and an error line with the stack.
+func TestPanicIsRecovered(t *testing.T) {
+	m := startMisbehaving(t, Config{}, func(s *server) verifyserver.StrictServerInterface { return panicServer{s} })
+	_, resp, body := m.do(t)
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), `"code":20500`) {
+		t.Fatalf("panicking fetch = %d %s, want 500 · 20500", resp.StatusCode, body)
+	}
+	id := resp.Header.Get("Twilio-Request-Id")
+	logs := m.logs.String()
+	for _, want := range []string{
+		`"msg":"request","request_id":"` + id + `","method":"GET"`,
+		`"status":500,"duration_us":`,
+		`"msg":"request failed","request_id":"` + id + `","status":500,"error":"Internal Server Error: panic: handler bug`,
+		"validate_internal_test.go", // the stack
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
 	}
 }

@@ -20,8 +20,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/verifykit/verifykit/internal/floor"
 )
 
 type options struct {
@@ -459,7 +457,7 @@ func loadMixed(ctx context.Context, o options, newReq func() (*http.Request, int
 
 // serveFixed serves the precomputed header fields and body of a fetch:
 // with a plain http.Handler that does nothing else (the baseline), or
-// through the generated echo server (the floor, see floor.Generated).
+// through the generated echo server (the floor, see generatedFloor).
 func serveFixed(ctx context.Context, generated bool, bodyFile, headerFile string, stdout io.Writer) error {
 	body, err := os.ReadFile(bodyFile)
 	if err != nil {
@@ -473,9 +471,9 @@ func serveFixed(ctx context.Context, generated bool, bodyFile, headerFile string
 	if err := json.Unmarshal(raw, &header); err != nil {
 		return fmt.Errorf("%s: %w", headerFile, err)
 	}
-	var h http.Handler = floor.Fixed{Header: header, Body: body}
+	var h http.Handler = fixedResponse{Header: header, Body: body}
 	if generated {
-		h = floor.Generated(header, body)
+		h = generatedFloor(header, body)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/verifykit/verifykit/internal/floor"
 )
 
 // TestFixedServersSendTheSameResponse: the baseline and the floor must
@@ -20,8 +18,8 @@ func TestFixedServersSendTheSameResponse(t *testing.T) {
 	body := []byte(`{"sid":"YK` + strings.Repeat("1", 32) + `"}` + "\n")
 	path := "/v2/Services/VA" + strings.Repeat("2", 32) + "/AccessTokens/YK" + strings.Repeat("1", 32)
 	for name, h := range map[string]http.Handler{
-		"baseline": floor.Fixed{Header: header, Body: body},
-		"floor":    floor.Generated(header, body),
+		"baseline": fixedResponse{Header: header, Body: body},
+		"floor":    generatedFloor(header, body),
 	} {
 		srv := httptest.NewServer(h)
 		resp, err := http.Get(srv.URL + path)

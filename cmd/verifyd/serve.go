@@ -16,7 +16,6 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/verifykit/verifykit/api"
-	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/logbuf"
 	"github.com/verifykit/verifykit/internal/provision"
 )
@@ -44,9 +43,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// Close writes the last batch to stderr; if that fails, there is
 		// nowhere left to say so.
 		defer func() { _ = buffered.Close() }()
-		handler = logbuf.Handler(jsonlog.New(buffered, &slog.HandlerOptions{Level: level}), buffered, slog.LevelWarn)
+		handler = logbuf.Handler(slog.NewJSONHandler(buffered, &slog.HandlerOptions{Level: level}), buffered, slog.LevelWarn)
 	} else {
-		handler = jsonlog.New(stderr, &slog.HandlerOptions{Level: level})
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
 	}
 	log := slog.New(handler)
 

@@ -12,12 +12,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/labstack/echo/v4"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/verifykit/verifykit/internal/credential"
+	"github.com/verifykit/verifykit/internal/scope"
 	"github.com/verifykit/verifykit/internal/sid"
 	"github.com/verifykit/verifykit/internal/store"
 )
@@ -223,4 +226,36 @@ func (a *Authenticator) fetch(ctx context.Context, user string) (row, error) {
 	a.creds.Add(user, r)
 	a.unknown.Remove(user)
 	return r, nil
+}
+
+// SchemeAccount is the security scheme of openapi.yaml that Authenticate
+// checks: HTTP Basic with an Account SID and its auth token, or an API key
+// SID and its secret.
+const SchemeAccount = "accountSid_authToken"
+
+// Middleware is the authentication stage as echo middleware. schemes names
+// the security schemes of the spec that may authenticate a request; a
+// request for which it names none passes untouched. Any other passes only
+// with credentials that authenticate, and its scope then carries who it
+// authenticated as.
+func (a *Authenticator) Middleware(schemes func(echo.Context) []string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			accepted := schemes(c)
+			if len(accepted) == 0 {
+				return next(c)
+			}
+			if !slices.Contains(accepted, SchemeAccount) {
+				return fmt.Errorf("authn: no scheme of %v is implemented", accepted)
+			}
+			r := c.Request()
+			p, err := a.Authenticate(r.Context(), r)
+			if err != nil {
+				return err
+			}
+			s := scope.From(r.Context())
+			s.AccountSID, s.CredentialSID = p.AccountSID, p.CredentialSID
+			return next(c)
+		}
+	}
 }

@@ -14,12 +14,14 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/verifykit/verifykit"
+	"go.yaml.in/yaml/v4"
+
 	"github.com/verifykit/verifykit/gen/verifyserver"
 )
 
@@ -83,9 +85,13 @@ func Handler() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docsui: embedded spec as JSON: %w", err)
 	}
+	specYAML, err := yamlOf(specJSON)
+	if err != nil {
+		return nil, fmt.Errorf("docsui: embedded spec as YAML: %w", err)
+	}
 	// Anyone may read the contract, from any origin (editors, generators).
 	h := handler{
-		pathOpenAPIYAML: newAsset([]byte(verifykit.OpenAPIYAML()), map[string]string{
+		pathOpenAPIYAML: newAsset(specYAML, map[string]string{
 			"Content-Type":                "application/yaml",
 			"Access-Control-Allow-Origin": "*",
 		}),
@@ -147,4 +153,18 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	// ServeContent answers HEAD, If-None-Match and ranges.
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+}
+
+// yamlOf renders the embedded spec, which oapi-codegen keeps as JSON, as
+// YAML: the one embedded copy serves both, keys in sorted order.
+func yamlOf(specJSON []byte) ([]byte, error) {
+	var v any
+	if err := json.Unmarshal(specJSON, &v); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	return b, nil
 }

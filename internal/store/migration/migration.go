@@ -3,6 +3,7 @@
 package migration
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
@@ -70,4 +71,33 @@ func Pending(ms []Migration, applied map[int]bool) ([]Migration, error) {
 		}
 	}
 	return out, nil
+}
+
+// Tx is what applying migrations needs of an engine's transaction, in the
+// engine's own dialect.
+type Tx interface {
+	// Applied returns the versions the schema_migrations table lists.
+	Applied(ctx context.Context) (map[int]bool, error)
+	// Apply runs the SQL of m and records it in schema_migrations.
+	Apply(ctx context.Context, m Migration) error
+}
+
+// Run applies, in order, every migration of ms that tx has not applied
+// yet; each engine calls it inside the transaction it migrates in. It
+// refuses a database that a newer build migrated further (Pending).
+func Run(ctx context.Context, tx Tx, ms []Migration) error {
+	applied, err := tx.Applied(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	pending, err := Pending(ms, applied)
+	if err != nil {
+		return err
+	}
+	for _, m := range pending {
+		if err := tx.Apply(ctx, m); err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.Name, err)
+		}
+	}
+	return nil
 }

@@ -58,23 +58,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration.Migration) 
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 
-	applied, err := appliedVersions(ctx, tx)
-	if err != nil {
+	if err := migration.Run(ctx, pgTx{tx}, ms); err != nil {
 		return err
-	}
-	pending, err := migration.Pending(ms, applied)
-	if err != nil {
-		return err
-	}
-	for _, m := range pending {
-		// Without arguments, pgx sends the file with the simple query
-		// protocol, which runs every statement in it.
-		if _, err := tx.Exec(ctx, m.SQL); err != nil {
-			return fmt.Errorf("apply migration %s: %w", m.Name, err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
-			return fmt.Errorf("record migration %s: %w", m.Name, err)
-		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit migrations: %w", err)
@@ -82,19 +67,31 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration.Migration) 
 	return nil
 }
 
-// appliedVersions returns the versions that schema_migrations lists.
-func appliedVersions(ctx context.Context, tx pgx.Tx) (map[int]bool, error) {
-	rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+// pgTx applies migrations in PostgreSQL's dialect.
+type pgTx struct{ tx pgx.Tx }
+
+func (t pgTx) Applied(ctx context.Context) (map[int]bool, error) {
+	rows, err := t.tx.Query(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
+		return nil, err
 	}
 	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
 	if err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
+		return nil, err
 	}
 	applied := make(map[int]bool, len(versions))
 	for _, v := range versions {
 		applied[int(v)] = true
 	}
 	return applied, nil
+}
+
+func (t pgTx) Apply(ctx context.Context, m migration.Migration) error {
+	// Without arguments, pgx sends the file with the simple query
+	// protocol, which runs every statement in it.
+	if _, err := t.tx.Exec(ctx, m.SQL); err != nil {
+		return err
+	}
+	_, err := t.tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+	return err
 }

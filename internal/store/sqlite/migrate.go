@@ -39,24 +39,8 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration.Migration) (err err
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 
-	applied, err := appliedVersions(ctx, tx)
-	if err != nil {
+	if err := migration.Run(ctx, sqliteTx{tx}, ms); err != nil {
 		return err
-	}
-
-	pending, err := migration.Pending(ms, applied)
-	if err != nil {
-		return err
-	}
-	for _, m := range pending {
-		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			return fmt.Errorf("apply migration %s: %w", m.Name, err)
-		}
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.Version, m.Name, time.Now().Unix()); err != nil {
-			return fmt.Errorf("record migration %s: %w", m.Name, err)
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit migrations: %w", err)
@@ -64,25 +48,34 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration.Migration) (err err
 	return nil
 }
 
-// appliedVersions returns the versions that schema_migrations lists.
-func appliedVersions(ctx context.Context, tx *sql.Tx) (map[int]bool, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+// sqliteTx applies migrations in SQLite's dialect.
+type sqliteTx struct{ tx *sql.Tx }
+
+func (t sqliteTx) Applied(ctx context.Context) (map[int]bool, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	applied := make(map[int]bool)
 	for rows.Next() {
 		var v int
 		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("read schema_migrations: %w", err)
+			return nil, err
 		}
 		applied[v] = true
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	return applied, rows.Err()
+}
+
+func (t sqliteTx) Apply(ctx context.Context, m migration.Migration) error {
+	if _, err := t.tx.ExecContext(ctx, m.SQL); err != nil {
+		return err
 	}
-	return applied, nil
+	_, err := t.tx.ExecContext(ctx,
+		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.Version, m.Name, time.Now().Unix())
+	return err
 }
 
 // ignoreDone drops sql.ErrTxDone, which Rollback returns once the

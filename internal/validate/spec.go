@@ -1,6 +1,4 @@
-// Package spec loads the embedded openapi.yaml for run-time validation and
-// holds the validation options that every validator in verifykit shares.
-package spec
+package validate
 
 import (
 	"context"
@@ -8,13 +6,14 @@ import (
 	"net/url"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"github.com/verifykit/verifykit/gen/verifyserver"
 )
 
-// Load returns the contract embedded in the generated server package, with
-// its servers cleared so that routes match on any host, and validated.
-func Load(ctx context.Context) (*openapi3.T, error) {
+// LoadSpec returns the contract embedded in the generated server package,
+// validated.
+func LoadSpec(ctx context.Context) (*openapi3.T, error) {
 	doc, err := verifyserver.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
@@ -22,15 +21,24 @@ func Load(ctx context.Context) (*openapi3.T, error) {
 	if err := doc.Validate(ctx); err != nil {
 		return nil, fmt.Errorf("validate embedded spec: %w", err)
 	}
-	// verifyd serves on any host; matching requests against
-	// https://verify.twilio.com would 404 every one of them.
-	doc.Servers = nil
 	return doc, nil
 }
 
-// SchemaOptions are the options used for every schema check: formats that
-// kin-openapi leaves unchecked by default are registered per call (no global
-// state), and error text never echoes the value or the schema.
+// KinOptions are the kin-openapi options of both directions: defaults are
+// not written into the request (the handler applies them), the response
+// status must be declared, and schema checks use SchemaOptions.
+func KinOptions() openapi3filter.Options {
+	return openapi3filter.Options{
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+		SkipSettingDefaults:     true,
+		IncludeResponseStatus:   true,
+		SchemaValidationOptions: SchemaOptions(),
+	}
+}
+
+// SchemaOptions are the options of every schema check: formats that
+// kin-openapi leaves unchecked by default are registered per call (no
+// global state), and error text never echoes the value or the schema.
 func SchemaOptions() []openapi3.SchemaValidationOption {
 	// One map for all calls: WithStringFormatValidator would allocate a
 	// new map on every validation.

@@ -1,4 +1,17 @@
-package soak
+package main
+
+// TestSoak is verifyd's soak test: mixed create, fetch and invalid traffic
+// at high concurrency against the whole API handler on loopback, for a set
+// duration, checking every answer and watching goroutines, heap and RSS.
+//
+// It runs for 5 seconds by default, so go test ./... (and CI) runs a short
+// soak; make soak runs it for a minute. The duration comes from the
+// -soak.duration flag, else the VERIFYKIT_SOAK_DURATION environment
+// variable:
+//
+//	go test -run TestSoak -v ./cmd/verifyd -soak.duration=60s
+//
+// See docs/reliability.md for what it proves and the figures of a full run.
 
 import (
 	"bufio"
@@ -29,7 +42,6 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/api"
-	"github.com/verifykit/verifykit/internal/jsonlog"
 	"github.com/verifykit/verifykit/internal/provision"
 	"github.com/verifykit/verifykit/internal/sid"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
@@ -89,7 +101,7 @@ type kind int
 
 const (
 	fetchKnown     kind = iota // a token created earlier: 200 and the body the create returned
-	createToken                // 201
+	kindCreate                 // 201
 	fetchUnknown               // a well-formed SID nobody created: 404 · 20404
 	fetchMalformed             // a SID that breaks the pattern: 400 · 60200
 	noCredentials              // 401 · 20003; does not count as a failed authentication
@@ -107,7 +119,7 @@ func (k kind) class() int {
 	switch k {
 	case fetchKnown:
 		return 0
-	case createToken:
+	case kindCreate:
 		return 1
 	}
 	return 2
@@ -119,7 +131,7 @@ var classNames = [3]string{"fetch", "create", "invalid"}
 // code (0 for a success).
 var expected = [numKinds]map[int]int{
 	fetchKnown:     {http.StatusOK: 0},
-	createToken:    {http.StatusCreated: 0},
+	kindCreate:     {http.StatusCreated: 0},
 	fetchUnknown:   {http.StatusNotFound: 20404},
 	fetchMalformed: {http.StatusBadRequest: 60200},
 	noCredentials:  {http.StatusUnauthorized: 20003},
@@ -135,7 +147,7 @@ func pick(rng *rand.Rand, guessing bool) kind {
 	case n < 60:
 		return fetchKnown
 	case n < 90:
-		return createToken
+		return kindCreate
 	}
 	k := fetchUnknown + kind(rng.IntN(int(numKinds-fetchUnknown)))
 	if k == wrongSecret && !guessing {
@@ -366,7 +378,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &logSink{}
-	log := slog.New(jsonlog.New(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h, err := api.NewHandler(api.Config{PublicURL: publicURL}, st, keys, log)
 	if err != nil {
 		t.Fatal(err)
@@ -519,10 +531,10 @@ func (tg *target) create(ctx context.Context, identity string) (known, error) {
 	if err != nil {
 		return known{}, err
 	}
-	return parseCreated(status, body)
+	return soakParseCreated(status, body)
 }
 
-func parseCreated(status int, body []byte) (known, error) {
+func soakParseCreated(status int, body []byte) (known, error) {
 	var tok struct {
 		SID string `json:"sid"`
 	}
@@ -584,7 +596,7 @@ func (tg *target) work(ctx context.Context, rng *rand.Rand, end time.Time, tl *t
 				continue
 			}
 			path = tg.createPath + "/" + want.sid
-		case createToken:
+		case kindCreate:
 			method, path = http.MethodPost, tg.createPath
 			form = url.Values{"Identity": {fmt.Sprintf("soak-%x-%d", rng.Uint32(), i)}, "FactorType": {"push"}}
 		case fetchUnknown:
@@ -623,8 +635,8 @@ func (tg *target) work(ctx context.Context, rng *rand.Rand, end time.Time, tl *t
 			if sha256.Sum256(body) != want.sum {
 				tl.fail("fetch %s: body %s differs from the one its create returned", want.sid, body)
 			}
-		case k == createToken:
-			tk, err := parseCreated(status, body)
+		case k == kindCreate:
+			tk, err := soakParseCreated(status, body)
 			if err != nil {
 				tl.fail("%v", err)
 				continue

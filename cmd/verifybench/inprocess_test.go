@@ -1,19 +1,29 @@
-package api_test
+package main
+
+// The in-process benchmarks: verifyd's full stack (api.NewHandler) beside
+// the plain baseline and the generated echo server (floor.go), each called
+// through the same harness, so that one run shows what the framework costs
+// and what verifyd's own stages add.
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/verifykit/verifykit/api"
-	"github.com/verifykit/verifykit/internal/floor"
-	"github.com/verifykit/verifykit/internal/jsonlog"
+	"github.com/verifykit/verifykit/gen/models"
+	"github.com/verifykit/verifykit/gen/verifyserver"
 	"github.com/verifykit/verifykit/internal/provision"
+	"github.com/verifykit/verifykit/internal/store/sqlite"
 )
 
 // benchEnv is a full verifyd handler on SQLite, called in-process through
@@ -28,13 +38,17 @@ type benchEnv struct {
 
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
-	st := openStore(&testing.T{})
 	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "verifyd.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
 	keys, err := provision.KeySet(ctx, st, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := api.NewHandler(api.Config{}, st, keys, slog.New(jsonlog.New(io.Discard, nil)))
+	h, err := api.NewHandler(api.Config{}, st, keys, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -148,7 +162,7 @@ func BenchmarkBaseline(b *testing.B) {
 func BenchmarkGeneratedEcho(b *testing.B) {
 	e := newBenchEnv(b)
 	body := []byte(strings.Repeat("x", e.fetchLen))
-	h := floor.Generated(http.Header{"Content-Type": {"application/json"}}, body)
+	h := generatedFloor(http.Header{"Content-Type": {"application/json"}}, body)
 	q := e.request(http.MethodGet, e.fetch, "")
 	b.ReportAllocs()
 	for b.Loop() {
@@ -200,6 +214,93 @@ func BenchmarkCreateParallel(b *testing.B) {
 		q := e.request(http.MethodPost, e.create, form)
 		for pb.Next() {
 			q.serve(b, e.h, http.StatusCreated)
+		}
+	})
+}
+
+// passThrough is a middleware that does nothing: seven of them, the length
+// of verifyd's chain, isolate what composing a chain costs.
+func passThrough(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { return next(c) }
+}
+
+// BenchmarkChainComposition isolates one choice of the design: verifyd's
+// stages are e.Use middleware, which echo composes anew for every request.
+// "use" is the generated echo server with seven pass-through e.Use
+// middlewares; "composed" wraps the same seven around the handler once,
+// at start-up. The difference is the cost of composing per request.
+func BenchmarkChainComposition(b *testing.B) {
+	e := newBenchEnv(b)
+	body := []byte(strings.Repeat("x", e.fetchLen))
+	fixed := fixedResponse{http.Header{"Content-Type": {"application/json"}}, body}
+	chain := []echo.MiddlewareFunc{passThrough, passThrough, passThrough, passThrough, passThrough, passThrough, passThrough}
+	q := e.request(http.MethodGet, e.fetch, "")
+
+	use := echo.New()
+	use.Use(chain...)
+	verifyserver.RegisterHandlers(use, verifyserver.NewStrictHandler(floorServer{fixed}, nil))
+
+	composed := echo.New()
+	verifyserver.RegisterHandlers(composedRouter{composed, chain}, verifyserver.NewStrictHandler(floorServer{fixed}, nil))
+
+	for name, h := range map[string]http.Handler{"use": use, "composed": composed} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				q.serve(b, h, http.StatusOK)
+			}
+		})
+	}
+}
+
+// composedRouter registers each route with the chain composed around its
+// handler once.
+type composedRouter struct {
+	*echo.Echo
+	chain []echo.MiddlewareFunc
+}
+
+func (r composedRouter) GET(path string, h echo.HandlerFunc, _ ...echo.MiddlewareFunc) *echo.Route {
+	for i := len(r.chain) - 1; i >= 0; i-- {
+		h = r.chain[i](h)
+	}
+	return r.Echo.GET(path, h)
+}
+
+// BenchmarkEncodeResponse isolates another: handlers return the generated
+// response type, whose Visit method encodes the model with encoding/json
+// on every request, where the design before it sent cached bytes.
+func BenchmarkEncodeResponse(b *testing.B) {
+	created := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := func(v string) *string { return &v }
+	model := models.AccessToken{
+		SID: s("YK" + strings.Repeat("a", 32)), AccountSID: s("AC" + strings.Repeat("a", 32)), ServiceSID: s("VA" + strings.Repeat("a", 32)),
+		EntityIdentity: s("ff483d1ff591898a9942916050d2ca3f"), FactorType: models.Push, FactorFriendlyName: s("John Doe iPhone"),
+		Token: s(strings.Repeat("t", 420)), URL: s("http://127.0.0.1:8080/v2/Services/VA" + strings.Repeat("a", 32) + "/AccessTokens/YK" + strings.Repeat("a", 32)),
+		TTL: 300, DateCreated: &created,
+	}
+	resp := verifyserver.FetchAccessToken200JSONResponse{Body: model}
+	cached, err := json.Marshal(model)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &discardWriter{header: http.Header{}}
+	b.Run("generated", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			w.reset()
+			if err := resp.VisitFetchAccessTokenResponse(w); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			w.reset()
+			w.Header()["Content-Type"] = []string{"application/json"}
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(cached)
 		}
 	})
 }

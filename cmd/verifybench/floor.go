@@ -1,8 +1,8 @@
-// Package floor serves a fixed fetch response in the two ways verifykit's
+// floor.go serves a fixed fetch response in the two ways verifykit's
 // benchmarks compare verifyd with: a plain http.Handler (the baseline), and
 // the generated echo server with nothing of verifyd's around it (the
 // framework's floor).
-package floor
+package main
 
 import (
 	"context"
@@ -14,26 +14,26 @@ import (
 	"github.com/verifykit/verifykit/gen/verifyserver"
 )
 
-// Generated is the generated echo server with nothing of verifyd's
+// generatedFloor is the generated echo server with nothing of verifyd's
 // around it: echo routes, the generated wrapper binds the path parameters,
 // the strict handler calls FetchAccessToken, and the response writes the
 // fixed header fields and body. No authentication, validation, logging or
 // metrics: its cost is the framework's alone, the floor that verifyd's own
 // stages add to.
-func Generated(header http.Header, body []byte) http.Handler {
+func generatedFloor(header http.Header, body []byte) http.Handler {
 	e := echo.New()
-	verifyserver.RegisterHandlers(e, verifyserver.NewStrictHandler(server{Fixed{header, body}}, nil))
+	verifyserver.RegisterHandlers(e, verifyserver.NewStrictHandler(floorServer{fixedResponse{header, body}}, nil))
 	return e
 }
 
-// Fixed is a response with the same header fields and body every time;
+// fixedResponse is a response with the same header fields and body every time;
 // as an http.Handler it is the plain baseline.
-type Fixed struct {
+type fixedResponse struct {
 	Header http.Header
 	Body   []byte
 }
 
-func (f Fixed) write(w http.ResponseWriter) {
+func (f fixedResponse) write(w http.ResponseWriter) {
 	h := w.Header()
 	for name, values := range f.Header {
 		h[name] = values
@@ -42,25 +42,25 @@ func (f Fixed) write(w http.ResponseWriter) {
 }
 
 // ServeHTTP writes the response, whatever the request.
-func (f Fixed) ServeHTTP(w http.ResponseWriter, _ *http.Request) { f.write(w) }
+func (f fixedResponse) ServeHTTP(w http.ResponseWriter, _ *http.Request) { f.write(w) }
 
 // VisitFetchAccessTokenResponse implements
 // verifyserver.FetchAccessTokenResponseObject.
-func (f Fixed) VisitFetchAccessTokenResponse(w http.ResponseWriter) error {
+func (f fixedResponse) VisitFetchAccessTokenResponse(w http.ResponseWriter) error {
 	f.write(w)
 	return nil
 }
 
-// server implements the generated strict interface with the fixed
+// floorServer implements the generated strict interface with the fixed
 // response.
-type server struct{ resp Fixed }
+type floorServer struct{ resp fixedResponse }
 
 var errNotLoaded = errors.New("floor: only fetch is served")
 
-func (server) CreateAccessToken(context.Context, verifyserver.CreateAccessTokenRequestObject) (verifyserver.CreateAccessTokenResponseObject, error) {
+func (floorServer) CreateAccessToken(context.Context, verifyserver.CreateAccessTokenRequestObject) (verifyserver.CreateAccessTokenResponseObject, error) {
 	return nil, errNotLoaded
 }
 
-func (s server) FetchAccessToken(context.Context, verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
+func (s floorServer) FetchAccessToken(context.Context, verifyserver.FetchAccessTokenRequestObject) (verifyserver.FetchAccessTokenResponseObject, error) {
 	return s.resp, nil
 }
