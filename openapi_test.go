@@ -116,27 +116,37 @@ func TestSpecFacts(t *testing.T) {
 		}
 	}
 	wantOps := map[string]string{
-		"GET /v2/Services/{ServiceSid}/AccessTokens/{Sid}": "FetchAccessToken",
-		"POST /v2/Services/{ServiceSid}/AccessTokens":      "CreateAccessToken",
+		"GET /v2/Services/{ServiceSid}/AccessTokens/{Sid}":                   "FetchAccessToken",
+		"POST /v2/Services/{ServiceSid}/AccessTokens":                        "CreateAccessToken",
+		"POST /v2/Services/{ServiceSid}/Entities":                            "CreateEntity",
+		"GET /v2/Services/{ServiceSid}/Entities":                             "ListEntity",
+		"GET /v2/Services/{ServiceSid}/Entities/{Identity}":                  "FetchEntity",
+		"DELETE /v2/Services/{ServiceSid}/Entities/{Identity}":               "DeleteEntity",
+		"POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors":         "CreateNewFactor",
+		"GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors":          "ListFactor",
+		"GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}":    "FetchFactor",
+		"POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}":   "UpdateFactor",
+		"DELETE /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}": "DeleteFactor",
 	}
 	if diff := cmp.Diff(wantOps, ops); diff != "" {
 		t.Errorf("operations mismatch (-want +got):\n%s", diff)
 	}
 
 	patterns := map[string]string{
-		"ServiceSid": `^VA[0-9a-fA-F]{32}$`,
-		"Sid":        `^YK[0-9a-fA-F]{32}$`,
+		"ServiceSid":     `^VA[0-9a-fA-F]{32}$`,
+		"AccessTokenSid": `^YK[0-9a-fA-F]{32}$`,
+		"FactorSid":      `^YF[0-9a-fA-F]{32}$`,
 	}
-	for _, p := range doc.Components.Parameters {
-		want, ok := patterns[p.Value.Name]
+	for key, p := range doc.Components.Parameters {
+		want, ok := patterns[key]
 		if !ok {
 			continue
 		}
 		s := p.Value.Schema.Value
 		if s.Pattern != want || s.MinLength != 34 || s.MaxLength == nil || *s.MaxLength != 34 || !p.Value.Required {
-			t.Errorf("parameter %s: pattern %q len %d..%v required %v, want %q, 34..34, required", p.Value.Name, s.Pattern, s.MinLength, s.MaxLength, p.Value.Required, want)
+			t.Errorf("parameter %s: pattern %q len %d..%v required %v, want %q, 34..34, required", key, s.Pattern, s.MinLength, s.MaxLength, p.Value.Required, want)
 		}
-		delete(patterns, p.Value.Name)
+		delete(patterns, key)
 	}
 	if len(patterns) != 0 {
 		t.Errorf("parameters not declared: %v", patterns)
@@ -163,7 +173,12 @@ func TestSpecFacts(t *testing.T) {
 
 	errSchema := doc.Components.Schemas["Error"]
 	wantStatuses := []int{400, 401, 403, 404, 405, 413, 429, 431, 500, 503}
+	withConflict := []int{400, 401, 403, 404, 405, 409, 413, 429, 431, 500, 503}
 	for key, op := range ops {
+		want := wantStatuses
+		if op == "CreateEntity" || op == "CreateNewFactor" {
+			want = withConflict
+		}
 		method, path, _ := strings.Cut(key, " ")
 		o := doc.Paths.Find(path).GetOperation(method)
 		var got []int
@@ -183,15 +198,20 @@ func TestSpecFacts(t *testing.T) {
 			}
 		}
 		slices.Sort(got)
-		if diff := cmp.Diff(wantStatuses, got); diff != "" {
+		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s error statuses mismatch (-want +got):\n%s", op, diff)
 		}
 		if o.Security == nil || len(*o.Security) == 0 {
 			t.Errorf("%s: no security requirement on the operation", op)
 		}
 	}
-	if got := doc.Components.SecuritySchemes["accountSid_authToken"].Value; got.Type != "http" || got.Scheme != "basic" {
-		t.Errorf("security scheme = %s/%s, want http/basic", got.Type, got.Scheme)
+	for _, name := range []string{"accountSid_authToken", "enrollmentToken", "deviceJwt"} {
+		if got := doc.Components.SecuritySchemes[name]; got == nil || got.Value.Type != "http" || got.Value.Scheme != "basic" {
+			t.Errorf("security scheme %s = %+v, want http/basic", name, got)
+		}
+	}
+	if got := *doc.Paths.Find("/v2/Services/{ServiceSid}/Entities/{Identity}/Factors").Post.Security; len(got) != 1 || got[0]["enrollmentToken"] == nil {
+		t.Errorf("CreateNewFactor security = %v, want the enrollment token only", got)
 	}
 }
 

@@ -93,12 +93,12 @@ func NewHandler(cfg Config, st store.Store, keys *token.KeySet, log *slog.Logger
 	if now == nil {
 		now = time.Now
 	}
-	return newHandler(cfg, st, newServer(st, keys, now), log)
+	return newHandler(cfg, st, keys, newServer(st, keys, now), log)
 }
 
 // newHandler builds the handler around impl; tests pass an impl that
 // misbehaves on purpose.
-func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterface, log *slog.Logger) (http.Handler, error) {
+func newHandler(cfg Config, st store.Store, keys *token.KeySet, impl verifyserver.StrictServerInterface, log *slog.Logger) (http.Handler, error) {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = defaultBodyLimit
 	}
@@ -132,6 +132,7 @@ func newHandler(cfg Config, st store.Store, impl verifyserver.StrictServerInterf
 		FailureLimit:      cfg.AuthFailureLimit,
 		FailureWindow:     cfg.AuthFailureWindow,
 		TrustForwardedFor: cfg.TrustForwardedFor,
+		Keys:              keys,
 		LookupTimeout:     cfg.RequestTimeout,
 		Now:               cfg.Now,
 	})

@@ -58,7 +58,7 @@ func startMisbehaving(t *testing.T, cfg Config, impl func(*server) verifyserver.
 		t.Fatal(err)
 	}
 	m := &misbehaving{user: acc.SID, pass: secret}
-	h, err := newHandler(cfg, st, impl(newServer(st, nil, time.Now)), slog.New(slog.NewJSONHandler(&m.logs, nil)))
+	h, err := newHandler(cfg, st, nil, impl(newServer(st, nil, time.Now)), slog.New(slog.NewJSONHandler(&m.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

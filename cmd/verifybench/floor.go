@@ -22,7 +22,7 @@ import (
 // stages add to.
 func generatedFloor(header http.Header, body []byte) http.Handler {
 	e := echo.New()
-	verifyserver.RegisterHandlers(e, verifyserver.NewStrictHandler(floorServer{fixedResponse{header, body}}, nil))
+	verifyserver.RegisterHandlers(e, verifyserver.NewStrictHandler(floorServer{resp: fixedResponse{header, body}}, nil))
 	return e
 }
 
@@ -53,7 +53,12 @@ func (f fixedResponse) VisitFetchAccessTokenResponse(w http.ResponseWriter) erro
 
 // floorServer implements the generated strict interface with the fixed
 // response.
-type floorServer struct{ resp fixedResponse }
+type floorServer struct {
+	// The other operations are not served: the floor answers fetches only
+	// (calling one would panic on the nil interface).
+	verifyserver.StrictServerInterface
+	resp fixedResponse
+}
 
 var errNotLoaded = errors.New("floor: only fetch is served")
 

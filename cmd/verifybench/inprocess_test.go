@@ -238,10 +238,10 @@ func BenchmarkChainComposition(b *testing.B) {
 
 	use := echo.New()
 	use.Use(chain...)
-	verifyserver.RegisterHandlers(use, verifyserver.NewStrictHandler(floorServer{fixed}, nil))
+	verifyserver.RegisterHandlers(use, verifyserver.NewStrictHandler(floorServer{resp: fixed}, nil))
 
 	composed := echo.New()
-	verifyserver.RegisterHandlers(composedRouter{composed, chain}, verifyserver.NewStrictHandler(floorServer{fixed}, nil))
+	verifyserver.RegisterHandlers(composedRouter{composed, chain}, verifyserver.NewStrictHandler(floorServer{resp: fixed}, nil))
 
 	for name, h := range map[string]http.Handler{"use": use, "composed": composed} {
 		b.Run(name, func(b *testing.B) {

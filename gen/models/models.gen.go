@@ -221,12 +221,8 @@ type Entity struct {
 	// Identity The unique external identifier of the entity.
 	Identity *string `json:"identity"`
 
-	// Links The URLs of the entity's nested resources.
-	Links *struct {
-		Challenges string `json:"challenges"`
-		Factors    string `json:"factors"`
-		NewFactors string `json:"new_factors"`
-	} `json:"links"`
+	// Links The URLs of an entity's nested resources.
+	Links EntityLinks `json:"links"`
 
 	// ServiceSID The SID of the service.
 	ServiceSID *string `json:"service_sid"`
@@ -236,6 +232,13 @@ type Entity struct {
 
 	// URL The absolute URL of this resource.
 	URL *string `json:"url"`
+}
+
+// EntityLinks The URLs of an entity's nested resources.
+type EntityLinks struct {
+	Challenges string `json:"challenges"`
+	Factors    string `json:"factors"`
+	NewFactors string `json:"new_factors"`
 }
 
 // EntityList A page of entities.

@@ -1,6 +1,8 @@
-// Package authn authenticates requests with HTTP Basic credentials, an
-// Account SID with its auth token or an API key SID with its secret, and
-// limits failed attempts per client and credential.
+// Package authn is the stage of verifyd's chain that authenticates
+// requests with the security schemes of openapi.yaml, all HTTP Basic: an
+// Account SID with its auth token or an API key SID with its secret; an
+// enrollment access token; a device JWT. It limits failed attempts per
+// client and credential.
 //
 // Whether a SID exists never shows: an unknown SID is remembered like a
 // known one and checked against a decoy hash, so both are rejected in the
@@ -23,6 +25,7 @@ import (
 	"github.com/verifykit/verifykit/internal/scope"
 	"github.com/verifykit/verifykit/internal/sid"
 	"github.com/verifykit/verifykit/internal/store"
+	"github.com/verifykit/verifykit/internal/token"
 )
 
 // ErrUnauthenticated reports missing or wrong credentials.
@@ -40,8 +43,12 @@ func (e *LimitedError) Error() string {
 
 // Principal is who a request authenticated as.
 type Principal struct {
+	Scheme        string // the security scheme that authenticated it
 	AccountSID    string // the account whose data the request may touch
-	CredentialSID string // the AC or SK SID that was presented
+	CredentialSID string // the AC/SK SID, access token SID or factor credential SID presented
+	// For the enrollment and device schemes: the service and Identity the
+	// token was minted for, or of the device's factor; and that factor.
+	ServiceSID, Identity, FactorSID string
 }
 
 // Config holds the settings of an Authenticator. The zero value is usable.
@@ -57,6 +64,9 @@ type Config struct {
 	// TrustForwardedFor names clients by the last X-Forwarded-For address;
 	// set it only behind a reverse proxy that appends that header.
 	TrustForwardedFor bool
+	// Keys open enrollment access tokens; without them the enrollment
+	// scheme authenticates nothing.
+	Keys *token.KeySet
 	// LookupTimeout bounds a credential lookup in the store; 5 s when zero.
 	LookupTimeout time.Duration
 	// Now is the clock; time.Now when nil.
@@ -78,6 +88,7 @@ const (
 // Authenticator checks HTTP Basic credentials against the store.
 type Authenticator struct {
 	store    store.Store
+	keys     *token.KeySet
 	timeout  time.Duration
 	trustXFF bool
 	now      func() time.Time
@@ -111,7 +122,7 @@ func New(st store.Store, cfg Config) *Authenticator {
 		cfg.LookupTimeout = defaultLookupTimeout
 	}
 	decoy, _ := credential.NewVerifier(credential.Hash(credential.Generate()))
-	a := &Authenticator{store: st, timeout: cfg.LookupTimeout, trustXFF: cfg.TrustForwardedFor, now: cfg.Now, decoy: decoy}
+	a := &Authenticator{store: st, keys: cfg.Keys, timeout: cfg.LookupTimeout, trustXFF: cfg.TrustForwardedFor, now: cfg.Now, decoy: decoy}
 	a.creds, _ = lru.New[string, row](credentialCacheSize) // fails only for a size below 1
 	a.unknown, _ = lru.New[string, time.Time](unknownCacheSize)
 	a.seen, _ = lru.New[key, struct{}](seenCacheSize)
@@ -170,7 +181,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (Prin
 			return Principal{}, ErrUnauthenticated
 		}
 	}
-	return Principal{AccountSID: found.account, CredentialSID: cred}, nil
+	return Principal{Scheme: SchemeAccount, AccountSID: found.account, CredentialSID: cred}, nil
 }
 
 // lookup finds the credential of an Account or API key SID; the zero row
@@ -228,15 +239,26 @@ func (a *Authenticator) fetch(ctx context.Context, user string) (row, error) {
 	return r, nil
 }
 
-// SchemeAccount is the security scheme of openapi.yaml that Authenticate
-// checks: HTTP Basic with an Account SID and its auth token, or an API key
-// SID and its secret.
-const SchemeAccount = "accountSid_authToken"
+// The security schemes of openapi.yaml that the Authenticator checks.
+const (
+	// SchemeAccount is HTTP Basic with an Account SID and its auth token,
+	// or an API key SID and its secret (Authenticate).
+	SchemeAccount = "accountSid_authToken"
+	// SchemeEnrollment is HTTP Basic with the username "token" and an
+	// access token as the password.
+	SchemeEnrollment = "enrollmentToken"
+	// SchemeDevice is HTTP Basic with the username "token" and a device
+	// JWT as the password.
+	SchemeDevice = "deviceJwt"
+)
+
+// tokenUser is the username of the enrollment and device schemes.
+const tokenUser = "token"
 
 // Middleware is the authentication stage as echo middleware. schemes names
 // the security schemes of the spec that may authenticate a request; a
 // request for which it names none passes untouched. Any other passes only
-// with credentials that authenticate, and its scope then carries who it
+// with credentials of one of them, and its scope then carries who it
 // authenticated as.
 func (a *Authenticator) Middleware(schemes func(echo.Context) []string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -245,17 +267,105 @@ func (a *Authenticator) Middleware(schemes func(echo.Context) []string) echo.Mid
 			if len(accepted) == 0 {
 				return next(c)
 			}
-			if !slices.Contains(accepted, SchemeAccount) {
-				return fmt.Errorf("authn: no scheme of %v is implemented", accepted)
-			}
 			r := c.Request()
-			p, err := a.Authenticate(r.Context(), r)
+			p, err := a.authenticateAny(r.Context(), r, accepted)
 			if err != nil {
 				return err
 			}
 			s := scope.From(r.Context())
-			s.AccountSID, s.CredentialSID = p.AccountSID, p.CredentialSID
+			s.Scheme, s.AccountSID, s.CredentialSID = p.Scheme, p.AccountSID, p.CredentialSID
+			s.ServiceSID, s.Identity, s.FactorSID = p.ServiceSID, p.Identity, p.FactorSID
 			return next(c)
 		}
 	}
+}
+
+// authenticateAny authenticates r with one of the accepted schemes: the
+// username "token" names the token schemes, any other the account scheme.
+func (a *Authenticator) authenticateAny(ctx context.Context, r *http.Request, accepted []string) (Principal, error) {
+	if user, pass, ok := r.BasicAuth(); ok && user == tokenUser {
+		switch {
+		case slices.Contains(accepted, SchemeEnrollment):
+			return a.limited(r, func() (Principal, bool) { return a.enrollment(pass) })
+		case slices.Contains(accepted, SchemeDevice):
+			return a.device(ctx, r, pass)
+		}
+	}
+	if !slices.Contains(accepted, SchemeAccount) {
+		return a.limited(r, func() (Principal, bool) { return Principal{}, false })
+	}
+	return a.Authenticate(ctx, r)
+}
+
+// limited runs check as a credential of the token schemes, under the
+// failure limit of the client (all its token credentials share one
+// allowance).
+func (a *Authenticator) limited(r *http.Request, check func() (Principal, bool)) (Principal, error) {
+	var p Principal
+	verify := func() bool {
+		var ok bool
+		p, ok = check()
+		return ok
+	}
+	if a.limit == nil {
+		if !verify() {
+			return Principal{}, ErrUnauthenticated
+		}
+		return p, nil
+	}
+	k := key{client: clientOf(r, a.trustXFF), cred: tokenUser}
+	valid, wait := a.limit.check(k, verify)
+	if wait > 0 {
+		return Principal{}, &LimitedError{RetryAfter: wait}
+	}
+	if !valid {
+		return Principal{}, ErrUnauthenticated
+	}
+	return p, nil
+}
+
+// enrollment checks an access token presented to enroll a factor: it must
+// open with the store's keys, be for a push factor, and not have expired.
+// That it is of the request's service and Identity, and unused, is the
+// handler's to check.
+func (a *Authenticator) enrollment(jwe string) (Principal, bool) {
+	if a.keys == nil {
+		return Principal{}, false
+	}
+	c, err := token.Open(a.keys, jwe)
+	if err != nil || c.Expired(a.now()) || c.FactorType != "push" {
+		return Principal{}, false
+	}
+	return Principal{Scheme: SchemeEnrollment, AccountSID: c.AccountSID, CredentialSID: c.SID,
+		ServiceSID: c.ServiceSID, Identity: c.Identity}, true
+}
+
+// deviceLeeway is how far a device's clock may be off before its JWTs are
+// refused; past it, the 401's Date header lets the SDK correct its clock.
+const deviceLeeway = time.Minute
+
+// device checks a device JWT: its kid names a factor's credential, whose
+// key must have signed it, for the factor's account, within its time.
+func (a *Authenticator) device(ctx context.Context, r *http.Request, jwt string) (Principal, error) {
+	parsed, err := token.ParseDeviceJWT(jwt)
+	var f store.Factor
+	if err == nil {
+		lctx, cancel := context.WithTimeout(ctx, a.timeout)
+		f, err = a.store.FetchFactorByCredential(lctx, parsed.KeyID)
+		cancel()
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Principal{}, fmt.Errorf("look up device credential: %w", err)
+		}
+	}
+	return a.limited(r, func() (Principal, bool) {
+		if err != nil {
+			return Principal{}, false
+		}
+		pub, perr := token.ParseDERPublicKey(f.PublicKey)
+		if perr != nil || parsed.Verify(pub, a.now(), deviceLeeway) != nil || parsed.Subject != f.AccountSID {
+			return Principal{}, false
+		}
+		return Principal{Scheme: SchemeDevice, AccountSID: f.AccountSID, CredentialSID: f.CredentialSID,
+			ServiceSID: f.ServiceSID, Identity: f.Identity, FactorSID: f.SID}, true
+	})
 }

@@ -52,11 +52,19 @@ type Request struct {
 	host     string
 	https    bool
 	last     *atomic.Pointer[lastOrigin] // shared by the requests of one stage
-	// AccountSID is the account the request authenticated for, and
-	// CredentialSID the AC, SK or factor credential it presented; both
-	// empty until the authn stage has run, and for requests it let
-	// through unauthenticated.
-	AccountSID, CredentialSID string
+	// Who the request authenticated as, set by the authn stage: empty
+	// until it has run, and for requests it let through unauthenticated.
+	//
+	// Scheme names the security scheme of the spec that authenticated the
+	// request, AccountSID the account whose data it may touch, and
+	// CredentialSID what it presented: an AC or SK SID, an access token's
+	// YK SID (scheme enrollmentToken), or a factor's CR credential SID
+	// (scheme deviceJwt).
+	Scheme, AccountSID, CredentialSID string
+	// ServiceSID and Identity are what an enrollment token was minted for,
+	// or the service and entity of a device's factor; FactorSID is the
+	// device's factor.
+	ServiceSID, Identity, FactorSID string
 }
 
 type key struct{}

@@ -27,6 +27,19 @@ const (
 	AccessToken Prefix = "YK"
 	// Request is the prefix of a request id (RQ…).
 	Request Prefix = "RQ"
+	// Entity is the prefix of a Verify entity SID (YE…).
+	Entity Prefix = "YE"
+	// Factor is the prefix of a factor SID (YF…).
+	Factor Prefix = "YF"
+	// Credential is the prefix of a factor's credential SID (CR…), the kid
+	// of its device JWTs.
+	Credential Prefix = "CR"
+	// Challenge is the prefix of a challenge SID (YC…).
+	Challenge Prefix = "YC"
+	// Notification is the prefix of a notification SID (NT…).
+	Notification Prefix = "NT"
+	// Webhook is the prefix of a webhook SID (YW…).
+	Webhook Prefix = "YW"
 )
 
 const (

@@ -20,6 +20,10 @@ var (
 	// ID for token keys) already exists. The existing record is unchanged.
 	ErrConflict = errors.New("store: already exists")
 
+	// ErrUsed reports that a single-use credential, such as an access
+	// token that enrolled a factor, was used already. Nothing was stored.
+	ErrUsed = errors.New("store: already used")
+
 	// ErrTooMany reports that a create would exceed a limit, such as
 	// MaxFactorsPerEntity. Nothing was stored.
 	ErrTooMany = errors.New("store: limit reached")
@@ -203,9 +207,9 @@ type Store interface {
 	// factor joins the existing entity, whose SID and Identity it takes).
 	// When consumeToken is not empty, it also records that access token
 	// SID as used, in the same transaction. It returns ErrNotFound unless
-	// the service exists and belongs to f.AccountSID; ErrConflict if the
-	// token was used already, or the entity has a factor with the same
-	// public key; ErrTooMany if the entity holds MaxFactorsPerEntity
+	// the service exists and belongs to f.AccountSID; ErrUsed if the token
+	// was used already; ErrConflict if the entity has a factor with the
+	// same public key; ErrTooMany if the entity holds MaxFactorsPerEntity
 	// factors already. Nothing is stored when it fails. It returns the
 	// factor as stored.
 	CreateFactor(ctx context.Context, e Entity, f Factor, consumeToken string) (Factor, error)
