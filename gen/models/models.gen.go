@@ -7,15 +7,108 @@ import (
 	"time"
 )
 
+// Defines values for FactorBindingAlg.
+const (
+	ES256 FactorBindingAlg = "ES256"
+)
+
+// Valid indicates whether the value is a known member of the FactorBindingAlg enum.
+func (e FactorBindingAlg) Valid() bool {
+	switch e {
+	case ES256:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FactorConfigNotificationPlatform.
+const (
+	FactorConfigNotificationPlatformApn         FactorConfigNotificationPlatform = "apn"
+	FactorConfigNotificationPlatformFcm         FactorConfigNotificationPlatform = "fcm"
+	FactorConfigNotificationPlatformLessThanNil FactorConfigNotificationPlatform = "<nil>"
+	FactorConfigNotificationPlatformNone        FactorConfigNotificationPlatform = "none"
+)
+
+// Valid indicates whether the value is a known member of the FactorConfigNotificationPlatform enum.
+func (e FactorConfigNotificationPlatform) Valid() bool {
+	switch e {
+	case FactorConfigNotificationPlatformApn:
+		return true
+	case FactorConfigNotificationPlatformFcm:
+		return true
+	case FactorConfigNotificationPlatformLessThanNil:
+		return true
+	case FactorConfigNotificationPlatformNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FactorStatus.
+const (
+	Unverified FactorStatus = "unverified"
+	Verified   FactorStatus = "verified"
+)
+
+// Valid indicates whether the value is a known member of the FactorStatus enum.
+func (e FactorStatus) Valid() bool {
+	switch e {
+	case Unverified:
+		return true
+	case Verified:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FactorType.
 const (
-	Push FactorType = "push"
+	FactorTypePush FactorType = "push"
 )
 
 // Valid indicates whether the value is a known member of the FactorType enum.
 func (e FactorType) Valid() bool {
 	switch e {
-	case Push:
+	case FactorTypePush:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotificationPlatform.
+const (
+	NotificationPlatformApn  NotificationPlatform = "apn"
+	NotificationPlatformFcm  NotificationPlatform = "fcm"
+	NotificationPlatformNone NotificationPlatform = "none"
+)
+
+// Valid indicates whether the value is a known member of the NotificationPlatform enum.
+func (e NotificationPlatform) Valid() bool {
+	switch e {
+	case NotificationPlatformApn:
+		return true
+	case NotificationPlatformFcm:
+		return true
+	case NotificationPlatformNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PushFactorType.
+const (
+	PushFactorTypePush PushFactorType = "push"
+)
+
+// Valid indicates whether the value is a known member of the PushFactorType enum.
+func (e PushFactorType) Valid() bool {
+	switch e {
+	case PushFactorTypePush:
 		return true
 	default:
 		return false
@@ -75,6 +168,84 @@ type CreateAccessTokenRequest struct {
 	TTL *int `json:"Ttl,omitempty"`
 }
 
+// CreateEntityRequest The form fields of CreateEntity.
+type CreateEntityRequest struct {
+	// Identity The unique external identifier of the entity: 8 to 64 characters of
+	// dash-separated alphanumerics, such as a UUID, GUID or SID; never PII.
+	Identity string `json:"Identity"`
+}
+
+// CreateNewFactorRequest The form fields of CreateNewFactor, as the mobile SDKs send them.
+type CreateNewFactorRequest struct {
+	// BindingAlg The key's algorithm; only `ES256`. Another gets 400, code 60314.
+	BindingAlg *string `json:"Binding.Alg,omitempty"`
+
+	// BindingPublicKey The device's P-256 public key: standard Base64 of its DER SubjectPublicKeyInfo
+	// (91 bytes, so it starts `MFkw`). Required for push; a missing or malformed
+	// key gets 400, code 60385.
+	BindingPublicKey *string `json:"Binding.PublicKey,omitempty"`
+
+	// ConfigAppID The app's package name or bundle id.
+	ConfigAppID *string `json:"Config.AppId,omitempty"`
+
+	// ConfigNotificationPlatform How the device receives pushes; `none` when it polls instead.
+	ConfigNotificationPlatform *NotificationPlatform `json:"Config.NotificationPlatform,omitempty"`
+
+	// ConfigNotificationToken The FCM or APNs token; the SDKs leave it out with platform `none`.
+	ConfigNotificationToken *string `json:"Config.NotificationToken,omitempty"`
+
+	// ConfigSdkVersion The version of the SDK.
+	ConfigSdkVersion *string `json:"Config.SdkVersion,omitempty"`
+
+	// FactorType The type of factor. Only `push` is supported.
+	FactorType PushFactorType `json:"FactorType"`
+
+	// FriendlyName The name of the factor, such as the device's name; up to 64 characters.
+	FriendlyName string `json:"FriendlyName"`
+
+	// Metadata Stringified JSON object of strings, up to 1024 characters, such as `{"os":"Android"}`.
+	Metadata *string `json:"Metadata,omitempty"`
+}
+
+// Entity The resource `verify.v2.service.entity`. Every property is always sent.
+type Entity struct {
+	// AccountSID The SID of the account.
+	AccountSID *string `json:"account_sid"`
+
+	// DateCreated When the entity was created, RFC 3339 in UTC.
+	DateCreated *time.Time `json:"date_created"`
+
+	// DateUpdated When the entity was last updated, RFC 3339 in UTC.
+	DateUpdated *time.Time `json:"date_updated"`
+
+	// Identity The unique external identifier of the entity.
+	Identity *string `json:"identity"`
+
+	// Links The URLs of the entity's nested resources.
+	Links *struct {
+		Challenges string `json:"challenges"`
+		Factors    string `json:"factors"`
+		NewFactors string `json:"new_factors"`
+	} `json:"links"`
+
+	// ServiceSID The SID of the service.
+	ServiceSID *string `json:"service_sid"`
+
+	// SID A 34 character string that uniquely identifies this entity.
+	SID *string `json:"sid"`
+
+	// URL The absolute URL of this resource.
+	URL *string `json:"url"`
+}
+
+// EntityList A page of entities.
+type EntityList struct {
+	Entities []Entity `json:"entities"`
+
+	// Meta Where a page of a list is, and the URLs of its neighbours.
+	Meta ListMeta `json:"meta"`
+}
+
 // Error A Twilio REST error. `status` repeats the HTTP status.
 type Error struct {
 	// Code The Twilio error code.
@@ -93,17 +264,182 @@ type Error struct {
 	Status int `json:"status"`
 }
 
+// Factor The resource `verify.v2.service.entity.factor`. Every property is always sent.
+type Factor struct {
+	AccountSID *string `json:"account_sid"`
+
+	// Config The push configuration of a factor. `credential_sid` names the factor's key: it
+	// is the `kid` of the device's JWTs.
+	Config      FactorConfig `json:"config"`
+	DateCreated *time.Time   `json:"date_created"`
+	DateUpdated *time.Time   `json:"date_updated"`
+	EntitySID   *string      `json:"entity_sid"`
+
+	// FactorType The type of factor. Only `push` is supported.
+	FactorType   PushFactorType `json:"factor_type"`
+	FriendlyName *string        `json:"friendly_name"`
+
+	// Identity The Identity of the entity that holds the factor.
+	Identity *string `json:"identity"`
+
+	// Metadata The metadata the device sent, an object of strings; null when none.
+	Metadata   *map[string]string `json:"metadata"`
+	ServiceSID *string            `json:"service_sid"`
+
+	// SID A 34 character string that uniquely identifies this factor.
+	SID *string `json:"sid"`
+
+	// Status Whether the device proved it holds the factor's key.
+	Status FactorStatus `json:"status"`
+	URL    *string      `json:"url"`
+}
+
+// FactorBinding The factor's key, returned only when the factor is created.
+type FactorBinding struct {
+	Alg       FactorBindingAlg `json:"alg"`
+	PublicKey string           `json:"public_key"`
+}
+
+// FactorBindingAlg defines model for FactorBinding.Alg.
+type FactorBindingAlg string
+
+// FactorConfig The push configuration of a factor. `credential_sid` names the factor's key: it
+// is the `kid` of the device's JWTs.
+type FactorConfig struct {
+	AppID                *string                           `json:"app_id"`
+	CredentialSID        string                            `json:"credential_sid"`
+	NotificationPlatform *FactorConfigNotificationPlatform `json:"notification_platform"`
+	NotificationToken    *string                           `json:"notification_token"`
+	SdkVersion           *string                           `json:"sdk_version"`
+}
+
+// FactorConfigNotificationPlatform defines model for FactorConfig.NotificationPlatform.
+type FactorConfigNotificationPlatform string
+
+// FactorList A page of factors.
+type FactorList struct {
+	Factors []Factor `json:"factors"`
+
+	// Meta Where a page of a list is, and the URLs of its neighbours.
+	Meta ListMeta `json:"meta"`
+}
+
+// FactorStatus Whether the device proved it holds the factor's key.
+type FactorStatus string
+
 // FactorType The type of factor the token enrolls. Only `push` is supported.
 type FactorType string
 
+// ListMeta Where a page of a list is, and the URLs of its neighbours.
+type ListMeta struct {
+	// FirstPageURL The URL of the first page.
+	FirstPageURL string `json:"first_page_url"`
+
+	// Key The name of the property that holds the items.
+	Key string `json:"key"`
+
+	// NextPageURL The URL of the page after this one; null on the last page.
+	NextPageURL *string `json:"next_page_url"`
+
+	// Page The number of this page, from 0.
+	Page int `json:"page"`
+
+	// PageSize The most items a page holds.
+	PageSize int `json:"page_size"`
+
+	// PreviousPageURL The URL of the page before this one; null on the first page.
+	PreviousPageURL *string `json:"previous_page_url"`
+
+	// URL The URL of this page.
+	URL string `json:"url"`
+}
+
+// NewFactor A factor as CreateNewFactor returns it, with its binding.
+type NewFactor struct {
+	AccountSID *string `json:"account_sid"`
+
+	// Binding The factor's key, returned only when the factor is created.
+	Binding FactorBinding `json:"binding"`
+
+	// Config The push configuration of a factor. `credential_sid` names the factor's key: it
+	// is the `kid` of the device's JWTs.
+	Config      FactorConfig `json:"config"`
+	DateCreated *time.Time   `json:"date_created"`
+	DateUpdated *time.Time   `json:"date_updated"`
+	EntitySID   *string      `json:"entity_sid"`
+
+	// FactorType The type of factor. Only `push` is supported.
+	FactorType   PushFactorType `json:"factor_type"`
+	FriendlyName *string        `json:"friendly_name"`
+
+	// Identity The Identity of the entity that holds the factor.
+	Identity *string `json:"identity"`
+
+	// Metadata The metadata the device sent, an object of strings; null when none.
+	Metadata *map[string]string `json:"metadata"`
+
+	// Options Always null for push factors.
+	Options    *map[string]interface{} `json:"options"`
+	ServiceSID *string                 `json:"service_sid"`
+
+	// SID A 34 character string that uniquely identifies this factor.
+	SID *string `json:"sid"`
+
+	// Status Whether the device proved it holds the factor's key.
+	Status FactorStatus `json:"status"`
+	URL    *string      `json:"url"`
+}
+
+// NotificationPlatform How the device receives pushes; `none` when it polls instead.
+type NotificationPlatform string
+
+// PushFactorType The type of factor. Only `push` is supported.
+type PushFactorType string
+
+// UpdateFactorRequest The form fields of UpdateFactor. The SDKs send `Config.AppId` too, which Twilio's own spec leaves out.
+type UpdateFactorRequest struct {
+	// AuthPayload The device's DER ECDSA signature of the factor's SID, standard Base64.
+	AuthPayload *string `json:"AuthPayload,omitempty"`
+	ConfigAppID *string `json:"Config.AppId,omitempty"`
+
+	// ConfigNotificationPlatform How the device receives pushes; `none` when it polls instead.
+	ConfigNotificationPlatform *NotificationPlatform `json:"Config.NotificationPlatform,omitempty"`
+	ConfigNotificationToken    *string               `json:"Config.NotificationToken,omitempty"`
+	ConfigSdkVersion           *string               `json:"Config.SdkVersion,omitempty"`
+
+	// FriendlyName The name of the factor; up to 64 characters.
+	FriendlyName *string `json:"FriendlyName,omitempty"`
+}
+
 // AccessTokenSID defines model for AccessTokenSid.
 type AccessTokenSID = string
+
+// FactorSID defines model for FactorSid.
+type FactorSID = string
+
+// Identity defines model for Identity.
+type Identity = string
+
+// Page defines model for Page.
+type Page = int
+
+// PageSize defines model for PageSize.
+type PageSize = int
+
+// PageToken defines model for PageToken.
+type PageToken = string
+
+// PageTokenIOS defines model for PageTokenLower.
+type PageTokenIOS = string
 
 // ServiceSID defines model for ServiceSid.
 type ServiceSID = string
 
 // BadRequest A Twilio REST error. `status` repeats the HTTP status.
 type BadRequest = Error
+
+// Conflict A Twilio REST error. `status` repeats the HTTP status.
+type Conflict = Error
 
 // Forbidden A Twilio REST error. `status` repeats the HTTP status.
 type Forbidden = Error
@@ -132,5 +468,44 @@ type TooManyRequests = Error
 // Unauthorized A Twilio REST error. `status` repeats the HTTP status.
 type Unauthorized = Error
 
+// ListEntityParams defines parameters for ListEntity.
+type ListEntityParams struct {
+	// PageSize How many items a page holds, from 1 to 1000; 50 when left out.
+	PageSize *PageSize `form:"PageSize,omitempty" json:"PageSize,omitempty"`
+
+	// Page The number of the page, from 0; informational, the PageToken says where a page starts.
+	Page *Page `form:"Page,omitempty" json:"Page,omitempty"`
+
+	// PageToken The opaque token of a page, from a `next_page_url` or `previous_page_url`.
+	PageToken *PageToken `form:"PageToken,omitempty" json:"PageToken,omitempty"`
+
+	// PageTokenIOS PageToken, as the iOS SDK spells it.
+	PageTokenIOS *PageTokenIOS `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListFactorParams defines parameters for ListFactor.
+type ListFactorParams struct {
+	// PageSize How many items a page holds, from 1 to 1000; 50 when left out.
+	PageSize *PageSize `form:"PageSize,omitempty" json:"PageSize,omitempty"`
+
+	// Page The number of the page, from 0; informational, the PageToken says where a page starts.
+	Page *Page `form:"Page,omitempty" json:"Page,omitempty"`
+
+	// PageToken The opaque token of a page, from a `next_page_url` or `previous_page_url`.
+	PageToken *PageToken `form:"PageToken,omitempty" json:"PageToken,omitempty"`
+
+	// PageTokenIOS PageToken, as the iOS SDK spells it.
+	PageTokenIOS *PageTokenIOS `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // CreateAccessTokenFormdataRequestBody defines body for CreateAccessToken for application/x-www-form-urlencoded ContentType.
 type CreateAccessTokenFormdataRequestBody = CreateAccessTokenRequest
+
+// CreateEntityFormdataRequestBody defines body for CreateEntity for application/x-www-form-urlencoded ContentType.
+type CreateEntityFormdataRequestBody = CreateEntityRequest
+
+// CreateNewFactorFormdataRequestBody defines body for CreateNewFactor for application/x-www-form-urlencoded ContentType.
+type CreateNewFactorFormdataRequestBody = CreateNewFactorRequest
+
+// UpdateFactorFormdataRequestBody defines body for UpdateFactor for application/x-www-form-urlencoded ContentType.
+type UpdateFactorFormdataRequestBody = UpdateFactorRequest

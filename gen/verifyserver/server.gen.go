@@ -29,6 +29,33 @@ type ServerInterface interface {
 	// FetchAccessToken Fetch an access token
 	// (GET /v2/Services/{ServiceSid}/AccessTokens/{Sid})
 	FetchAccessToken(ctx echo.Context, serviceSID ServiceSID, sid AccessTokenSID) error
+	// ListEntity List entities
+	// (GET /v2/Services/{ServiceSid}/Entities)
+	ListEntity(ctx echo.Context, serviceSID ServiceSID, params ListEntityParams) error
+	// CreateEntity Create an entity
+	// (POST /v2/Services/{ServiceSid}/Entities)
+	CreateEntity(ctx echo.Context, serviceSID ServiceSID) error
+	// DeleteEntity Delete an entity
+	// (DELETE /v2/Services/{ServiceSid}/Entities/{Identity})
+	DeleteEntity(ctx echo.Context, serviceSID ServiceSID, identity Identity) error
+	// FetchEntity Fetch an entity
+	// (GET /v2/Services/{ServiceSid}/Entities/{Identity})
+	FetchEntity(ctx echo.Context, serviceSID ServiceSID, identity Identity) error
+	// ListFactor List the factors of an entity
+	// (GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors)
+	ListFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity, params ListFactorParams) error
+	// CreateNewFactor Create a push factor
+	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors)
+	CreateNewFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity) error
+	// DeleteFactor Delete a factor
+	// (DELETE /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid})
+	DeleteFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid FactorSID) error
+	// FetchFactor Fetch a factor
+	// (GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid})
+	FetchFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid FactorSID) error
+	// UpdateFactor Verify or update a factor
+	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid})
+	UpdateFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid FactorSID) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -73,6 +100,290 @@ func (w *ServerInterfaceWrapper) FetchAccessToken(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.FetchAccessToken(ctx, serviceSID, sid)
+	return err
+}
+
+// ListEntity converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEntity(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEntityParams
+	// ------------- Optional query parameter "PageSize" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "PageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter PageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "Page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "Page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Page: %s", err))
+	}
+
+	// ------------- Optional query parameter "PageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "PageToken", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter PageToken: %s", err))
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", ctx.QueryParams(), &params.PageTokenIOS, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageToken: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEntity(ctx, serviceSID, params)
+	return err
+}
+
+// CreateEntity converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateEntity(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateEntity(ctx, serviceSID)
+	return err
+}
+
+// DeleteEntity converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteEntity(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteEntity(ctx, serviceSID, identity)
+	return err
+}
+
+// FetchEntity converts echo context to params.
+func (w *ServerInterfaceWrapper) FetchEntity(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.FetchEntity(ctx, serviceSID, identity)
+	return err
+}
+
+// ListFactor converts echo context to params.
+func (w *ServerInterfaceWrapper) ListFactor(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListFactorParams
+	// ------------- Optional query parameter "PageSize" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "PageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter PageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "Page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "Page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Page: %s", err))
+	}
+
+	// ------------- Optional query parameter "PageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "PageToken", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter PageToken: %s", err))
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", ctx.QueryParams(), &params.PageTokenIOS, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageToken: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListFactor(ctx, serviceSID, identity, params)
+	return err
+}
+
+// CreateNewFactor converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateNewFactor(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateNewFactor(ctx, serviceSID, identity)
+	return err
+}
+
+// DeleteFactor converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteFactor(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// ------------- Path parameter "Sid" -------------
+	var sid FactorSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Sid", ctx.Param("Sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Sid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteFactor(ctx, serviceSID, identity, sid)
+	return err
+}
+
+// FetchFactor converts echo context to params.
+func (w *ServerInterfaceWrapper) FetchFactor(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// ------------- Path parameter "Sid" -------------
+	var sid FactorSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Sid", ctx.Param("Sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Sid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.FetchFactor(ctx, serviceSID, identity, sid)
+	return err
+}
+
+// UpdateFactor converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateFactor(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// ------------- Path parameter "Sid" -------------
+	var sid FactorSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Sid", ctx.Param("Sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Sid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateFactor(ctx, serviceSID, identity, sid)
 	return err
 }
 
@@ -125,6 +436,15 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 	router.POST(options.BaseURL+"/v2/Services/:ServiceSid/AccessTokens", wrapper.CreateAccessToken, options.OperationMiddlewares["CreateAccessToken"]...)
 	router.GET(options.BaseURL+"/v2/Services/:ServiceSid/AccessTokens/:Sid", wrapper.FetchAccessToken, options.OperationMiddlewares["FetchAccessToken"]...)
+	router.GET(options.BaseURL+"/v2/Services/:ServiceSid/Entities", wrapper.ListEntity, options.OperationMiddlewares["ListEntity"]...)
+	router.POST(options.BaseURL+"/v2/Services/:ServiceSid/Entities", wrapper.CreateEntity, options.OperationMiddlewares["CreateEntity"]...)
+	router.DELETE(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity", wrapper.DeleteEntity, options.OperationMiddlewares["DeleteEntity"]...)
+	router.GET(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity", wrapper.FetchEntity, options.OperationMiddlewares["FetchEntity"]...)
+	router.GET(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Factors", wrapper.ListFactor, options.OperationMiddlewares["ListFactor"]...)
+	router.POST(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Factors", wrapper.CreateNewFactor, options.OperationMiddlewares["CreateNewFactor"]...)
+	router.DELETE(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Factors/:Sid", wrapper.DeleteFactor, options.OperationMiddlewares["DeleteFactor"]...)
+	router.GET(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Factors/:Sid", wrapper.FetchFactor, options.OperationMiddlewares["FetchFactor"]...)
+	router.POST(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Factors/:Sid", wrapper.UpdateFactor, options.OperationMiddlewares["UpdateFactor"]...)
 
 }
 
@@ -135,6 +455,15 @@ type BadRequestJSONResponse struct {
 	Body Error
 
 	Headers BadRequestResponseHeaders
+}
+
+type ConflictResponseHeaders struct {
+	TwilioRequestID *string
+}
+type ConflictJSONResponse struct {
+	Body Error
+
+	Headers ConflictResponseHeaders
 }
 
 type ForbiddenResponseHeaders struct {
@@ -676,6 +1005,1983 @@ func (response FetchAccessToken503JSONResponse) VisitFetchAccessTokenResponse(w 
 	return err
 }
 
+type ListEntityRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Params     ListEntityParams
+}
+
+type ListEntityResponseObject interface {
+	VisitListEntityResponse(w http.ResponseWriter) error
+}
+
+type ListEntity200ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type ListEntity200JSONResponse struct {
+	Body    EntityList
+	Headers ListEntity200ResponseHeaders
+}
+
+func (response ListEntity200JSONResponse) VisitListEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEntity400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListEntity400JSONResponse) VisitListEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEntity401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListEntity401JSONResponse) VisitListEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEntity403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListEntity403JSONResponse) VisitListEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEntity404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListEntity404JSONResponse) VisitListEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEntity405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response ListEntity405JSONResponse) VisitListEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEntity413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListEntity413JSONResponse) VisitListEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEntity429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListEntity429JSONResponse) VisitListEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEntity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListEntity431JSONResponse) VisitListEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEntity500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ListEntity500JSONResponse) VisitListEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEntity503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListEntity503JSONResponse) VisitListEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntityRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Body       *CreateEntityFormdataRequestBody
+}
+
+type CreateEntityResponseObject interface {
+	VisitCreateEntityResponse(w http.ResponseWriter) error
+}
+
+type CreateEntity201ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type CreateEntity201JSONResponse struct {
+	Body    Entity
+	Headers CreateEntity201ResponseHeaders
+}
+
+func (response CreateEntity201JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntity400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateEntity400JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntity401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateEntity401JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntity403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateEntity403JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntity404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateEntity404JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntity405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response CreateEntity405JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntity409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateEntity409JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntity413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateEntity413JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntity429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateEntity429JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateEntity431JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntity500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response CreateEntity500JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEntity503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateEntity503JSONResponse) VisitCreateEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEntityRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Identity   Identity   `json:"Identity"`
+}
+
+type DeleteEntityResponseObject interface {
+	VisitDeleteEntityResponse(w http.ResponseWriter) error
+}
+
+type DeleteEntity204ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type DeleteEntity204Response struct {
+	Headers DeleteEntity204ResponseHeaders
+}
+
+func (response DeleteEntity204Response) VisitDeleteEntityResponse(w http.ResponseWriter) error {
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteEntity400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteEntity400JSONResponse) VisitDeleteEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEntity401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteEntity401JSONResponse) VisitDeleteEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEntity403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteEntity403JSONResponse) VisitDeleteEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEntity404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteEntity404JSONResponse) VisitDeleteEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEntity405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response DeleteEntity405JSONResponse) VisitDeleteEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEntity413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DeleteEntity413JSONResponse) VisitDeleteEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEntity429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteEntity429JSONResponse) VisitDeleteEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEntity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteEntity431JSONResponse) VisitDeleteEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEntity500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response DeleteEntity500JSONResponse) VisitDeleteEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEntity503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteEntity503JSONResponse) VisitDeleteEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchEntityRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Identity   Identity   `json:"Identity"`
+}
+
+type FetchEntityResponseObject interface {
+	VisitFetchEntityResponse(w http.ResponseWriter) error
+}
+
+type FetchEntity200ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type FetchEntity200JSONResponse struct {
+	Body    Entity
+	Headers FetchEntity200ResponseHeaders
+}
+
+func (response FetchEntity200JSONResponse) VisitFetchEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchEntity400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response FetchEntity400JSONResponse) VisitFetchEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchEntity401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response FetchEntity401JSONResponse) VisitFetchEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchEntity403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response FetchEntity403JSONResponse) VisitFetchEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchEntity404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response FetchEntity404JSONResponse) VisitFetchEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchEntity405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response FetchEntity405JSONResponse) VisitFetchEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchEntity413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response FetchEntity413JSONResponse) VisitFetchEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchEntity429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response FetchEntity429JSONResponse) VisitFetchEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchEntity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response FetchEntity431JSONResponse) VisitFetchEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchEntity500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response FetchEntity500JSONResponse) VisitFetchEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchEntity503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response FetchEntity503JSONResponse) VisitFetchEntityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactorRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Identity   Identity   `json:"Identity"`
+	Params     ListFactorParams
+}
+
+type ListFactorResponseObject interface {
+	VisitListFactorResponse(w http.ResponseWriter) error
+}
+
+type ListFactor200ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type ListFactor200JSONResponse struct {
+	Body    FactorList
+	Headers ListFactor200ResponseHeaders
+}
+
+func (response ListFactor200JSONResponse) VisitListFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactor400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListFactor400JSONResponse) VisitListFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactor401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListFactor401JSONResponse) VisitListFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactor403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListFactor403JSONResponse) VisitListFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactor404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListFactor404JSONResponse) VisitListFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactor405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response ListFactor405JSONResponse) VisitListFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactor413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListFactor413JSONResponse) VisitListFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactor429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListFactor429JSONResponse) VisitListFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactor431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListFactor431JSONResponse) VisitListFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactor500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ListFactor500JSONResponse) VisitListFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactor503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListFactor503JSONResponse) VisitListFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactorRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Identity   Identity   `json:"Identity"`
+	Body       *CreateNewFactorFormdataRequestBody
+}
+
+type CreateNewFactorResponseObject interface {
+	VisitCreateNewFactorResponse(w http.ResponseWriter) error
+}
+
+type CreateNewFactor201ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type CreateNewFactor201JSONResponse struct {
+	Body    NewFactor
+	Headers CreateNewFactor201ResponseHeaders
+}
+
+func (response CreateNewFactor201JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactor400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateNewFactor400JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactor401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateNewFactor401JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactor403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateNewFactor403JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactor404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateNewFactor404JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactor405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response CreateNewFactor405JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactor409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateNewFactor409JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactor413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateNewFactor413JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactor429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateNewFactor429JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactor431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateNewFactor431JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactor500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response CreateNewFactor500JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNewFactor503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateNewFactor503JSONResponse) VisitCreateNewFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactorRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Identity   Identity   `json:"Identity"`
+	SID        FactorSID  `json:"Sid"`
+}
+
+type DeleteFactorResponseObject interface {
+	VisitDeleteFactorResponse(w http.ResponseWriter) error
+}
+
+type DeleteFactor204ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type DeleteFactor204Response struct {
+	Headers DeleteFactor204ResponseHeaders
+}
+
+func (response DeleteFactor204Response) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteFactor400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteFactor400JSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteFactor401JSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteFactor403JSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteFactor404JSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response DeleteFactor405JSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DeleteFactor413JSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteFactor429JSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteFactor431JSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response DeleteFactor500JSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteFactor503JSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchFactorRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Identity   Identity   `json:"Identity"`
+	SID        FactorSID  `json:"Sid"`
+}
+
+type FetchFactorResponseObject interface {
+	VisitFetchFactorResponse(w http.ResponseWriter) error
+}
+
+type FetchFactor200ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type FetchFactor200JSONResponse struct {
+	Body    Factor
+	Headers FetchFactor200ResponseHeaders
+}
+
+func (response FetchFactor200JSONResponse) VisitFetchFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchFactor400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response FetchFactor400JSONResponse) VisitFetchFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchFactor401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response FetchFactor401JSONResponse) VisitFetchFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchFactor403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response FetchFactor403JSONResponse) VisitFetchFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchFactor404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response FetchFactor404JSONResponse) VisitFetchFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchFactor405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response FetchFactor405JSONResponse) VisitFetchFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchFactor413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response FetchFactor413JSONResponse) VisitFetchFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchFactor429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response FetchFactor429JSONResponse) VisitFetchFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchFactor431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response FetchFactor431JSONResponse) VisitFetchFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchFactor500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response FetchFactor500JSONResponse) VisitFetchFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchFactor503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response FetchFactor503JSONResponse) VisitFetchFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFactorRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Identity   Identity   `json:"Identity"`
+	SID        FactorSID  `json:"Sid"`
+	Body       *UpdateFactorFormdataRequestBody
+}
+
+type UpdateFactorResponseObject interface {
+	VisitUpdateFactorResponse(w http.ResponseWriter) error
+}
+
+type UpdateFactor200ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type UpdateFactor200JSONResponse struct {
+	Body    Factor
+	Headers UpdateFactor200ResponseHeaders
+}
+
+func (response UpdateFactor200JSONResponse) VisitUpdateFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFactor400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateFactor400JSONResponse) VisitUpdateFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFactor401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateFactor401JSONResponse) VisitUpdateFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFactor403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateFactor403JSONResponse) VisitUpdateFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFactor404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateFactor404JSONResponse) VisitUpdateFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFactor405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response UpdateFactor405JSONResponse) VisitUpdateFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFactor413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateFactor413JSONResponse) VisitUpdateFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFactor429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateFactor429JSONResponse) VisitUpdateFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFactor431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateFactor431JSONResponse) VisitUpdateFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFactor500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response UpdateFactor500JSONResponse) VisitUpdateFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFactor503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateFactor503JSONResponse) VisitUpdateFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// CreateAccessToken Create an access token
@@ -684,6 +2990,33 @@ type StrictServerInterface interface {
 	// FetchAccessToken Fetch an access token
 	// (GET /v2/Services/{ServiceSid}/AccessTokens/{Sid})
 	FetchAccessToken(ctx context.Context, request FetchAccessTokenRequestObject) (FetchAccessTokenResponseObject, error)
+	// ListEntity List entities
+	// (GET /v2/Services/{ServiceSid}/Entities)
+	ListEntity(ctx context.Context, request ListEntityRequestObject) (ListEntityResponseObject, error)
+	// CreateEntity Create an entity
+	// (POST /v2/Services/{ServiceSid}/Entities)
+	CreateEntity(ctx context.Context, request CreateEntityRequestObject) (CreateEntityResponseObject, error)
+	// DeleteEntity Delete an entity
+	// (DELETE /v2/Services/{ServiceSid}/Entities/{Identity})
+	DeleteEntity(ctx context.Context, request DeleteEntityRequestObject) (DeleteEntityResponseObject, error)
+	// FetchEntity Fetch an entity
+	// (GET /v2/Services/{ServiceSid}/Entities/{Identity})
+	FetchEntity(ctx context.Context, request FetchEntityRequestObject) (FetchEntityResponseObject, error)
+	// ListFactor List the factors of an entity
+	// (GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors)
+	ListFactor(ctx context.Context, request ListFactorRequestObject) (ListFactorResponseObject, error)
+	// CreateNewFactor Create a push factor
+	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors)
+	CreateNewFactor(ctx context.Context, request CreateNewFactorRequestObject) (CreateNewFactorResponseObject, error)
+	// DeleteFactor Delete a factor
+	// (DELETE /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid})
+	DeleteFactor(ctx context.Context, request DeleteFactorRequestObject) (DeleteFactorResponseObject, error)
+	// FetchFactor Fetch a factor
+	// (GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid})
+	FetchFactor(ctx context.Context, request FetchFactorRequestObject) (FetchFactorResponseObject, error)
+	// UpdateFactor Verify or update a factor
+	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid})
+	UpdateFactor(ctx context.Context, request UpdateFactorRequestObject) (UpdateFactorResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -759,84 +3092,424 @@ func (sh *strictHandler) FetchAccessToken(ctx echo.Context, serviceSID ServiceSI
 	return nil
 }
 
+// ListEntity operation middleware
+func (sh *strictHandler) ListEntity(ctx echo.Context, serviceSID ServiceSID, params ListEntityParams) error {
+	var request ListEntityRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEntity(ctx.Request().Context(), request.(ListEntityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEntity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEntityResponseObject); ok {
+		return validResponse.VisitListEntityResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateEntity operation middleware
+func (sh *strictHandler) CreateEntity(ctx echo.Context, serviceSID ServiceSID) error {
+	var request CreateEntityRequestObject
+
+	request.ServiceSID = serviceSID
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body CreateEntityFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateEntity(ctx.Request().Context(), request.(CreateEntityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateEntity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateEntityResponseObject); ok {
+		return validResponse.VisitCreateEntityResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteEntity operation middleware
+func (sh *strictHandler) DeleteEntity(ctx echo.Context, serviceSID ServiceSID, identity Identity) error {
+	var request DeleteEntityRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteEntity(ctx.Request().Context(), request.(DeleteEntityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteEntity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteEntityResponseObject); ok {
+		return validResponse.VisitDeleteEntityResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// FetchEntity operation middleware
+func (sh *strictHandler) FetchEntity(ctx echo.Context, serviceSID ServiceSID, identity Identity) error {
+	var request FetchEntityRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.FetchEntity(ctx.Request().Context(), request.(FetchEntityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FetchEntity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(FetchEntityResponseObject); ok {
+		return validResponse.VisitFetchEntityResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListFactor operation middleware
+func (sh *strictHandler) ListFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity, params ListFactorParams) error {
+	var request ListFactorRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListFactor(ctx.Request().Context(), request.(ListFactorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListFactor")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListFactorResponseObject); ok {
+		return validResponse.VisitListFactorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateNewFactor operation middleware
+func (sh *strictHandler) CreateNewFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity) error {
+	var request CreateNewFactorRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body CreateNewFactorFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateNewFactor(ctx.Request().Context(), request.(CreateNewFactorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateNewFactor")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateNewFactorResponseObject); ok {
+		return validResponse.VisitCreateNewFactorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteFactor operation middleware
+func (sh *strictHandler) DeleteFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid FactorSID) error {
+	var request DeleteFactorRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+	request.SID = sid
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteFactor(ctx.Request().Context(), request.(DeleteFactorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteFactor")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteFactorResponseObject); ok {
+		return validResponse.VisitDeleteFactorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// FetchFactor operation middleware
+func (sh *strictHandler) FetchFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid FactorSID) error {
+	var request FetchFactorRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+	request.SID = sid
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.FetchFactor(ctx.Request().Context(), request.(FetchFactorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FetchFactor")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(FetchFactorResponseObject); ok {
+		return validResponse.VisitFetchFactorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateFactor operation middleware
+func (sh *strictHandler) UpdateFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid FactorSID) error {
+	var request UpdateFactorRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+	request.SID = sid
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body UpdateFactorFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateFactor(ctx.Request().Context(), request.(UpdateFactorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateFactor")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateFactorResponseObject); ok {
+		return validResponse.VisitUpdateFactorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fv7Uts8m78VjfebeYF1ghMHWvLO/hFo4E05kwRKGz6i2HKsYkuuJBPydpjZq9kL2yvZ0cGJ7QQIlO7s",
-	"znyd/hFsHR49h99zkn9aHo0TShAR3Gr+tNADjJMIqd8tz0Oc9+gdIvJPnsYxZFOrabUIgOodEOqlbd3D",
-	"KEVyEPQ8mhJxy7EvB+7BF/5ZtuVDgW49hqBAck7dqW1VnA8V1+nVnaYj/3+1bAsRgcX0Fvv6h9W0gqDx",
-	"0fVrQbC1U/u48xHu7DTqO7VtZ8vx6x50A8u2AugJym4DhhHxo+ktgTGymtZnGhLwiSKAz0JK0HygmCby",
-	"fZLy0LItjtg99pA5y2VrhbPoodeHKwzVrGtaaPp5G35p4VP8uX3Rv8ZHe58ZvDqXf/fOL0+C/t8nwZfa",
-	"zlHv8iTwv7fl++/+X3fyvePXIw6vPoqvZDc8da93jrsd3okv0+tpZ7tz156e9L7+de44ck44OvDknDv4",
-	"pYOD82qVnZ/fNqJJ68tF/+7C+9Co7t6yvQv3cJvdnxwdTP5KPv3dvwx6051o7/Dz7knFrd+3W7ffWYKD",
-	"vf6P3Q8xTd2D9uWd2//S/Xw33bpPT7a8v9Ory++nk/b5Ld/f3U7Swx+7wRc0vfbq7S8fxNdj1oPn7YMd",
-	"8ulgcnXX7+Db8/4p6384+zH1Otu38cmxcGu9NBa9hvCcyeVd++jAbW01WHB3O92+aNec/U93rdZpAmvX",
-	"RxdpePfVOTuk7tl4Dwl4RG7dD+3rxg/IutODq87F1UOFPNxd9wP3xwey364fB43PW/3xZD+92nsYieqh",
-	"qEds/OlhFEBnxEVte+wcP5xL0YjIarqOY1spi6ymFQqR8Obm5j1iOJhWxQRHmFY9Gm/e1ze7Wkv45ssK",
-	"spmzKL65gpY8Pj7aVoigj1jOIvcoEYxGrSiikz2GlEXASA3wEfcYTgSmUrU6xMceFIiDSYhEiBgQIQIj",
-	"RiccMcBDmkY+wMSLUh8Bb75SVdqbBgKrKViKbIt7IYqh3MLYyIjSCEFiSQoXyfprTnORpG6CPBxMFSHm",
-	"YADKGciXRGbAgslYDWGI05R5qECR2i8RNmilIqQM/w3l4jaQBCAiKr1pgmzQCSrHUHih/kV9HGDkV7qY",
-	"ePrlCSUoN6JP4sIYa8mZuWCYjJ848jESIfVfOPJfvd4ZiPXI15/7oN2zwdlpt2eD07Ne5/Sk+2oqTxke",
-	"Y/I8kVSNWePrMwoFnQH+k8RtvIaW9kNCOXpSS8wLgNQwtb/c2IswIqK4bbsHxzboKZOsXKAfKeKi0vFf",
-	"IEaPN8M7/iIFvRCBlOAfKQLYBzQAIsQcMD0BrA0vzocAEh+4dRCiB+DjMRZ8vVrYNoFCICZX++fF+Ten",
-	"sgMrwc1Pt/74D4kxJZoebSuBDMZIFGxdYUUXP0Fht/NJ04YKDhmsDa8Pn6JvzrqV3JRUFnkS6RCN+5Tk",
-	"2JbkBWbSZZcRIoYPR4iMRWg13YZtxZjk/8xx5frQcKVV2X+SMbZlEHYVLlwqhAbGc4O14WXrZT6s5NmX",
-	"8WFO17uw47K1Ajse5VY8oYTrIG0X+kaN5V+ehkAViSVJJNEfU7L5nVOSi+70SB9ZzW2nLt1cjDiHY6Rc",
-	"xj2MsA9mutgEPRFZthVThm4xCWjOH04mk7wz9KnHNxFjlPFNtbC0BgFFyq1mw3Ee80z5B0OB1bT+bXMe",
-	"fm7qt3yzLZfQRy0KuzUnC1DtzALKYjCi/hRgDrAhfk2bN5BnBIoSJfGcI13EiydoMnM2y4ChqNunbIR9",
-	"X4fHr2V93Wk4bp71s9WawGOU8wrHAmWQw0GccgFSjsDe6UX39QJR2xUE4r6HQGbBBCKiiJEBZQCCBI6R",
-	"NE5IqApA1JkmWIQ0Feokthw4IIY9AGqJJpQLG0xC7IVgosIUDzI2zQcphVjGg16I/AFZUyJXZ12vgq4i",
-	"VY6EAiSQc7OjBATtS8w7yBAgVGTLcXtAskcwCJAnkF8dkN+hQsbT9Sg9gmyM3qhIbi2vSGYLoNcG+xhF",
-	"Pgc9SoHe4y2649byuuPWfl13euFMuf/gJhYEgaZVMj+StEojh0SJWmI6YsrPSZnOJO3WbOCFlCMCRlOg",
-	"Q/Q7LH6PxXeIBGsYdRUx+mxvEtlWGXb1ukAvDPTKbxDUVgF1t94FdQlICXpIlBlkYlAbFoFWbf572K5j",
-	"6xMqWjogfRvPHaeR57leVBu5WfYNDHecRgFVt97HMmSkAdAD5oLbYJQKRabETQ2yOoUo899xGmX+K4Yt",
-	"D5uyNERk2/E0SSgTxfTPMpmGTjxWCqt/VdonVOzTlPhv9aoFKedgBvmz1AX85swdTCBXIgvUQd7krYt6",
-	"1XgvxDUM8CnSFCols2U8NUIRJWOusj3jrk05r6xoDaloA7JLRQg8yBEHkPCJqS9wGKPf5C3P4DSi0P9F",
-	"b1lzl3nLtqor/qKbrBVCrJr7rm5yFueu6hpr7v+iazTW1CfwHuIIjiL0Vs9YEI9ZFuTXfZNfdAt+8Z0k",
-	"YxJNZT5YcMAFZXCMbCmldE6xCoYJnSw6TLcsjAsk2LTSCgRiS6o0yKPEVxY6gViAEQook/oh2BSTcQG4",
-	"a4UcFBMcp7HVdGYZJSYCjRF7R9zuUXoMydQ85W+0zvpOAb4pBXJRMFv1LWZZ38mbZX3nHYRPKYglXVl+",
-	"plRAZE8DiCPkA5iKUKYr+th8AUbrOxJG8yae+Y2EUelw5BrEl9rEYYCk3JWsAZT6AYY5ZRkCrpVjAXr/",
-	"H2tUn0BT4n17zFdAk9ZcIOht0V4xh36HPOgY67IvZWDCKBkXctyFAM99f/C2raurq0qBM0vjxV3IsadU",
-	"GnghjCJExqUSsB7BEIzi/xgYykDrrDOwno0bFVMMn5b0HZ8JYoamI3Nfrxokruo66K2qgw6roH2P2FRa",
-	"U4KYUM4TRhM45apg8eeAkDTSCE0J0nnnUD4a6qK8CNEUhPAeAUKB6nGCNQnl5sgDMlzWYZxPBrqtObPu",
-	"CAUCYAFoKta1nRrKsC7mFbqnLxd8VWimChimfbpQCZbyeb7+mDEgq1vm6pGtvZfrkeX2bZnoq4wTM5lJ",
-	"hDPDbXCxvwdc190BmIB+b0+SG1AWQ2E11cIVgWNpqGUqF6hYaA8/U9BHDybZ1qMDjFjGVD27usqOy3vL",
-	"y7bNhgA5JNtJT/8TxHAKJKxBTMBZp1MS2PbzEvr2z8HgwXEqg8FDbX8wePiwf7OxVEiF/vbzQLWvhvbk",
-	"yMdSD/x1xfeFrsQ8v/gltVylTG468T8X6pVuQ4IXg570n3q0tiCtG9F0rhRcp9rvZk6rdDtm1wKWsTpP",
-	"iQ0gAYh4bJpIu//cPT0BEzTK+j9SrtAT4PNVe30lbVYtb7lpANNIKK9easnRCZDis6WpmlDDXpQx5kDV",
-	"4KvgGD6ALRBjkgrEDeN0xKA668/FD6bvvpQHI06jVCDQvzjKteXmDckZfKQMv3zwx3zj5ptSGruAwkUL",
-	"WMSZomk9gQqZVPW5NLNLwHkzI42OviNPSCbsqXc5b5hr9EDfx5ItMDrLeZAARhwty1NUUd0UV2kAFlau",
-	"ZlXiQjk8wqpoEiKG1DOGvuta+ILj0qCxb0598hYoVI2AzLOq5z6SjP+Dq8FNkCYySt1uDMjMgtVhdM+n",
-	"39uvfJx1FjzdZp7bugmLS9D6FijN4eOrkLTzLq6pyCUI+v3OJxsc9CUKMwnG1QHpCN0skiLMuxbTJQc+",
-	"9dJYNT8+ao6CIkN9yMMKRwlkUjUHBEZJCEkaI4Y9rvY3SK9IwojrjooyRcV4iTyIBJR5SGvUUubnkPNj",
-	"URStyldY+dup7Nz8+1ol/9f6cpH0SuC1/evotc9oDLYdyR/Xcf6UP1VQpyI4mopnAG17eUaUx5nOHD5y",
-	"SrIMA2YthrIjM7K8aHd7uhhfBUOdlwwBQwmCgs9vnOgXi2ars6Rl+miW12V+OaxqLcNpHwmI9dWj5Yik",
-	"Ube4/mmix0ltZxDI/EtiNqYEwJG0XqXu6kzWEpbMsrlFpvCQMmGDMI0hkXmIr0J7M6G6THVyGeDichEm",
-	"d9ndk8xoNJ2ZTRbYU3I9iyGJSRuX8TsnpifZXVIiJbw5O/Jnme21TKWKALZIipwgD6hhWZ1TWwcijEYR",
-	"r4JTEk3BMEl5OFSlCd030H4BEWkD3/QdyptlDpcjL2VYTLsSJgt5Txf7tzK/fCL1UzyaZ6FVoICTS8CM",
-	"kUrtCGiZrEiGpWvD1t5//+d/DdcNPCHVA55Q5gMs+IDIlBf0dDRlDlpe7awDDtHUrNY9fHo1CSoMGaBT",
-	"DkBdkpPEziUZCpHoEkCmcQqePeXRzaWSWZUWxBAr7JaJfvkm4hiLMB3pK4jZhPkva2mtcgbNRnmNiRss",
-	"v6+DjQ0dEWie8I2NWWBlA8h1ldkHo+mADJ+8Ealv2+SrzX/wLE33h9UBGZCe9BOZOUlGqxI2JuMIAZMj",
-	"SgqZlI4hdc6UhFGpx031+IAOiO7jayxHXkizYri0GhZAD83ExVKi0slZNi5fZHdpBvrqiEEhGe9EEfAR",
-	"w/LIgXQGWCjq9yi5l+BNCZ/Fn9lhmnLABtjYOMmqCnO4NYuq2kPCkLovIQnQP7gpO2xslAoPAwJmtQcl",
-	"hZkPR3yhukEDAOeJtuYs0wU9HcrJ1TABwwxGhtpzLxZBYsjukK+Jkm+aUh5o+Kdi5BgRZEIDAA4oiKmP",
-	"Ig5CGilGx5LMhCoB8FlENqQxFihOxFRqwYYhXQOo0YGCz9F4BdaGEuaGNhganFM/M6Ab2pKEzO/ZgGae",
-	"ZWgc03Dd1l3TmW9EP1IYZaCed46SqB6ODQNKhQm9yCSkUkez8CEfiQ2XXVvXJ907vehKkQcRHofyRKaj",
-	"OlzXKMMniCm7yvdyaCo49lExqFKn1cepOw1wQrMrr8OZkg+1CVfMPcvKxjC7ZquhKcIeIhzlAKeVQC9E",
-	"lXrVWUCZyWRShep1lbLxppnLN486e+2TblvNkbkjFqr8twAoBTgBa/MGlGVLnOMam2pVR69DE0Rggq2m",
-	"5VadqmupoDBUDqLQrv05v3j3WGjM6kuX80uU35bH5/Mhm7krfI83tpVQnV0VwVNnSxxAQNDEeEGFXYXY",
-	"Ud13IiZMz4Arq0oqV6XGDYgUOsgl6DrnkqNjOsIRAt1PhxlEcA0HOKvwyanSsxrnrGUqrV8BV8efUZuv",
-	"oeqwAXGxS/3pM2X0h8pkMqnIKKaSsggRaXl++aOQII2i4tcg2pJVcpn/EmRZSrjky4t8NJJ9eNF51Uce",
-	"PXNbX/pVFYTDEoEqXBGmySJhz2TCi9S+nYxcDfultPDJtP6xGOFJxC3f9qw7tdX7IDrEn1dmlxGVDc3b",
-	"kbX6WYqzloYdBSPJFX9/SxO64ThPzZvxcTN3ZVZNqb08pdCIUpPclyfNr4eqGY2XZ8xuvqgJWy9PWLgY",
-	"JSfWVqCtfJNCzqvvvDyv3OOV89wVGFi+5/hoW1uryGrZhTs1d4UzLrmRkM8/lH9Ynnl8u5HeYI4g2mQl",
-	"vJe+exNwLP2MVfBCN3KX1TzW5k/5SB5ljJZ4nn0kvFDdrimaUdG72NnFMH33xowxxW0s8kanRlYXfIba",
-	"p+wyCrDjvBJ2AkX5/xHYKd+JK4ZIynQqpQ+pnkOe57/Cmn3qUtog97HL6xbPJj61cO7Do9ctnE18auH5",
-	"t0KvW9fMW1xWf/XzJk4UPxh6twsG//IX//IXv8FfKDxd3V3Yv5C12C+OLn1I9njzukMpRmqySihbSPfW",
-	"kD9WnsoHDI1VeSTlWeWm+lO+faz+1K8ecwWjdevFr2xVamZYt3B/KaRMVCJVpskz23SyIiQAzPIqmCQm",
-	"eytlUfNPugqCebx5/J8AAAD//w==",
+	"7H2LTttKu+irjHy2VGid4CSElqCloxRCSSkUSCi0K91kYk+SKc5M6hkTUoS0n+I8wnmw/0mO5mJ7HDsk",
+	"3FZXdVj6pZ/G9vibb777zTeWS0djShDhzKrdWOgajsY+kn/XXRcx1qaXiIh/snA0gsHUqll1AqC8Bri8",
+	"aFtX0A+RuAm6Lg0Jv2DYEzduwwX/WbblQY4u3ABBjsQzZadULThvCxWnXXZqjvjfN8u2EOGYTy+wp/6w",
+	"ala/v/6u4pX6/epm6d3mO7i5uV7eLG04Vccru7DSt2yrD11Og4t+gBHx/OkFgSNk1ayPdEjADkUAHw0p",
+	"QcmNfDoW18chG1q2xVBwhV2k9/KlvsRe1K1f95e4VaGuZqHpxw14Xsef8cfGyelX/Gn7YwDPjsW/28df",
+	"Dvunvw7756XNT+0vh33vR0Nc/+HtXYrrjlf2GTx7x7+R98PPla+bB60ma46+hF+nzY3mZWN62P62d+w4",
+	"4plh74MrnrmE503cPy4Wg+Pji3V/Uj8/Ob08cd+uF99fBNsnlf2N4Orw04fJ3njn1+mXfnu66W/vf3x/",
+	"WKiUrxr1ix/BGPe3T3++fzuiYeVD48tl5fS89fFyWr0KD6vur/Dsy4/Pk8bxBdt9vzEO93++75+j6Ve3",
+	"3Dh/y78dBG143PiwSXY+TM4uT5v44vj0c3D69ujn1G1uXIwOD3il1A5HvL3OXWfy5bLx6UOlXl0P+pcX",
+	"042TRsnZ3bms1z+PYenrp5NwePnNOdqnlaPBNuLwE7movG18Xf8Jg9b0w1nz5Oy6QK4vv572Kz/fkt1G",
+	"+aC//rF6Opjshmfb1z1e3OdlPxjsXPf60OkxXtoYOAfXx+JouG/VKo5jW2HgWzVryPmY1dbWrlCA+9Mi",
+	"n2Af06JLR2tX5bWWohK2tphA1gyOYmtLUMntrW01NL3PMKBmg3+C9eRd4di7+677caaPyaUUMu4Q+j4i",
+	"AyFyng7REmkYsbVFoKxtJ++PxMBvgmRXv9y2CJpc/CtAuX2MEGwscesT89fSOzQ46xNmPM1d7SEClPhT",
+	"MIYDBGgfQKCx8IopvsOSWmLOi3+r/f3Chi9s+MKGy7Phd9saIQ4FCfZxwPiF4LmLZ4Lnfx/BAWrhX+iv",
+	"qtMJHae8IX74y7Fs6xIJjjGYm6BrExgS+r5tiX9bNUf9ccHwL2TVquKfAbrCNGSZB/7pjdwKuabIZsZi",
+	"APLlGHlAWLdA0fUjzQeXkj4eyIfH4wv5nEtHRe1DFOF4LG4KkBRJ0NdLb58ssTShHPexCzmm5GLsQ96n",
+	"wUjINHc0ezUypPvuqBCgAWY8kBcK8kLBKZUr69WNt+82Yc/1kJB6zLu8uEIBw1Q85xQ3i47gsacRwyXT",
+	"XbkHD+a6IHM9lyN8jfx7i3vBah4U7KbI8+FSZXeZWznkoRCdEen9RkkTydK1JSBPeGgZ2yAyxV8x0I9V",
+	"R8xVsf74+4XDXjjshcM0h/2jan9p0BfaB33DNvwXmweP37C0Iw7RJN+UMCwIG/wIGQcRTz/Onuhh4mGi",
+	"xJ0/sGpWo1Wubli2NQ57PnYv1CEc7F5OGpOve/v0W/PXD2e7fvy1qf/eqR+7O8eDemN3elatnAQ/qnvu",
+	"m2Bv98sabTRH15Vtdj7s7eHjRpWQ6buN8Hzj9MN1tfLtzd6bd5Odr8dv9oaHrN7c5+dn/WP088dZ+cD7",
+	"cT49+Fi5KgXrk7/+EkLsRSYvCtL+y2UyHQtEsX9YRIfkjzODbm1riKCHAiMdsE0JD6hf93062Y6JXN7g",
+	"IeYGWCLXqllN4glaRQxMhogPUQD4EIFeQCcMBYANaeh7ABPXDz0EEnZhRUFHipesGg9CZFvMHaKRVBaa",
+	"TnqU+ggSaallwdpLYE6D1BojF/enEhC9MQDFE8gTQEZZDUwG8pYAMRoGLkpBJN835jaoh3xIA/xLcp0N",
+	"BACI8EJ7OkY2aPYLB5C7Q/UX9eS5F1qYuOriISXIuOOUjFL3WDl7ZjwQsjF/yweID6m3YMt77fYRGKk7",
+	"77/vD422DY4+t9o2+HzUbn4+bN0bys8BHmByN5BU3rPCVmMIOY2zTXOBe30fWBrXY8rQXCrRFwCSt8n3",
+	"ixe7PkaEp1/baMOBDdqSbwsn6GeIGC80vQXAqPv17U0vC4FwMkKCf4YIYE84GXyIGQjUA2Cle3LcBZB4",
+	"oFIGQ3QNPDzAnK0WU68dQ85RIFb775Pjv53CJiz0v99Uyrf/ZdkZmG6FyRLAEeIpXpeJihaeA2GruaNg",
+	"Q6lsIFjpft2fB1+CuqVyZIJYxE6EUtC6QIBjWwIXOBCqaFZCjOD1J0QGfGjVKuu2NcLE/KeBla/7Giv1",
+	"wu5cxESO4DJIUKpMbH93ie3v/u7t7y61/WasafN2H3u+mlrRtVge+kAp6D5GQQ28Exy0sQ7cIQygKyhM",
+	"YMyDbFhgSJAdR16HQH88hCQcoQC7zAYsdIcAMgDB6WlzxwYfTgWiA4HvLUDQFQrAUbNZ7JAUVpcwBnJw",
+	"Gu9xScRupBH7LoXXv+uFb7Dwyylsfn+zUjD/tfo6H8VH0mvIQy8JRz0URPQlnAcb9AM6As4WwETYhlL5",
+	"QN+WN4iFJMsCBqdS7QYIQBWpYBwGXOpWiYCfIQqmCQYkCDO7xaNwZNVKjvxPblj94sR7wISjAQriTbSk",
+	"w5MRp3QCRpBMAeZoxCJ4htT3mN5NSRCIeNEWqDpKIfmozwEN+V0Ay9eZQHuoD0OfK58rtQMD/NJc8ONC",
+	"h+xB0DEU5K3km0wIGYcBQTflDXYFnXYzPl/3rr20dR1FLr2Vyu/m0Y187hOdoCALeHzdFowkCAR/boHW",
+	"zj5gY+T7DOC56B0/BCTbui4MaGF2V83PLXFNm7PLCNIv0hyOcm5gpfulvligLmW35wnUBK4nkatf6kvI",
+	"1VvxKjamhKlKm/fQ0+aAzMUpU1J7mL72+NZ+MEqMEh11p4es2oZTliSOGJOixGqSK+hjD8Q6vQbaXPhN",
+	"IxqgCyE5DOdjMpmYnodHXbaGgkA4CXJhw4dZd5xbEyn/FaC+VbP+11pSQ7SmrrK1hlhCbTV92PUELMEo",
+	"UnPSYAR61JsCzADWwK8oMwmIPQIJiTxxwyHJ2l1zYNLPrM0aXhK6bUr6PnYfiPmKUzIxr1LKAPoBgt4U",
+	"oGvMOHsI4itOKYX4zccjvm1YzxqyCNBaEsYGE8yHyuCM9CJY0WdQcUqrtjg02CHa2knuVjEacImmgBJ5",
+	"rLNPl96uKoX95Ge4S4Me9jwlvu97iGVn3amYhxivVgNuQBkrMMxRZH4zMAoZByFDYPvzSev+Zytflzrb",
+	"yuPP9gT1Q4a8GoCJh40ITzsOfXFyRuKCSq9cbk4cIw253JLdEaYF0HgCULHnmDJug8kQu0Mwkb67C4Ng",
+	"anruKQffhe5Q2HXq9OWmt4ACWdwIORhDxtQLpXBX/pW+BgMECOXRaswWv3SI+An2+8jlyFvdkpSoze5X",
+	"TCc41WmDPsQ+8gzaKz0X7Wl3sU3pJxgM0AMpsJISI/oVQK0NdjHyPQbalAL1jocQXSUlUCqlpxIoEtJX",
+	"TAdUQF/BKg7QF7AKCQ+VPBAKHQXSWRREEFNGpWQDd0gZIqA3Vcc4vcT8ecR9kygXpSWBUXt70JFVZ3Wu",
+	"dn3UwkCt/ICDqqZUbvVJVC4BIUHXY8k30THIF6a1rHz586BdBagOKa+rqM7DcO446ybO1aJSUOhg0UMQ",
+	"7jjrKXFcfRrOEGamVrM26IVcgpmoSxWHm8W/46zP4l8iLN9mjmJ5PHodC8djqv28xDTW4ToVvVsqNvXY",
+	"0z6kfJeGxHuoOk6dsiFmkJdYMM9cewsmkMkj68uNPEjNp+lq/YlNOI8iBaEkMmmX9ZBPyYDJkKlW7zoN",
+	"N0to64LQOuQ95UPgQoYYgIRNdJCewRF6Jm15BKc+hd4jtWWpkqcttfH9ODVZStlmpcqTqsnYyVlWNZYq",
+	"/6Bq1Nx0SuAVxD7s+eihmjF1PHpZYK77IL1YSenFJzoZHWWQ7IM5A4zTQMZ2MANhArE0ngmdZBVmZfYw",
+	"ThAPpoV6n+cFZVrIpcSTHDqBmIMe6tNA0AcPppgMUoK7lApA3B1/exoKaFN6AMlU/8oeyJ3lzZT4phSI",
+	"RUG86kPYsrxpsmX5KdxhSlVcMnLsJAnw6FftQMCQD4V7o7bNMmK0vCnEqMnikd4YB1QoHLEG8QQ1MdhH",
+	"4tzlWQMo6AN0DWLpAqaIIyN6/2CKOiVQ50kfbvOlpEk9ORD0MGsv7Xw/gR90gFXulAZgElAySPnEGQOv",
+	"8vTC27bOzs4KKczk2ovvIcOuJGkQ1/unTUV1R4CgP/qroyED9aNmx7rTbpRI0XjK6Ry8w4jp6tqHq3JR",
+	"S+KiSiaqApduETSuUDAV3DRGAZfKE/oTOGUywLHVIST0lYSmBCm/syt+6qpEAh+iKRjCKwQIBbI2CawY",
+	"0Y0O6eb1CCYP68qmmLtlYgLL3IQOKGjIsIrkpqqeFmdNpWkmIx66AieTThXnc3fwOUJAFLQ2gtH17cXB",
+	"6NkKoFmgzyJMxGcmJJy+3QYnu9ugUqlsAkzAaXtbgKsSU1ZNLlzgeCQYdRbKDBSZBs87suI5ecYIqerp",
+	"4jJvzO8OzXttdAsQt6TzvVtgBKdAiDWIicxJpg9s4+4T+vu/O51rxyl0Otel3U7n+u3u99e5h5QqlLpb",
+	"UKmUdVvcOds5cr/MSya1n/gXjyLLZXIkusjqJpM9qBiZZKDuVhykaMOfJkTBlKv9ZOy0TMlA3Nibh2oT",
+	"ElvF3N1gOhZ8/7H1+RBMUC8qohDnCl0OPp41VpeiZtm0aiRBHTsnESuOzxasqk0NO3vGmAGZgCmCA3gN",
+	"qmCEScgR04hTFkNlUUZYV7jl4qDHqB9yBE5PPhm1LUlVTyw+wgAv3vitmbX7WxKNnZLCaQ7Iypk0a82R",
+	"CtGpqn0pZM8Izu8xaLT3A7lcIGFbXjO0oZHlg56HVfb+yNAgfegzlOenyCC8Dq7SPsisXIyixKn4uY9l",
+	"0ERVAkir8IcMAhYziksJjV2968OHiEIbmHkD8buHdNekuLkGwrEqBemQdC2ISvidtncL7+JMhKtqtYyq",
+	"EaVuZ0TrQ0SpIR/vJUmbT6Ka0ljKqW8pdkiTqyyTOEJTtehSM+BRNxzJbMkDimvk+7WkjxreVApGsqJE",
+	"vJA8iPRp4CJFUbnIf6oiGNtqzwivjcdLr92AjsCGI/BTcZwt8WemtGSOQNvI94hMOWPUDBlEMl8GqNjU",
+	"E7N/I7Z10rz8NIQ6p3KrQ9LUBR5RufV8RVW5ZzX/eOJWhyc+oXjduAZnRHvYR6C1sy89GGnwj7JH+F61",
+	"QhTr/iD/FC/R9JVwhQY0wHw42lJdaV3ZMdEtgroO/w4QZ2DdcWwQZ0LXZ22gcg5DRu8/kln9fTSHlmIB",
+	"f1QoVzeMGoAaYBwSDwae8DrRxrrACeYM7DROQCuU6I/XbpI+7ZCVzRLoTbkQRowKH0vVrIHuwe7lpLta",
+	"lAEkcaZSgI1DNtwCEIwS53sEfXEIQuBdomnO1t9VM2RXcsrrOdvflj0exfp4PK8+F47HrxgYQ/cSDpBW",
+	"hgHohcTzEcBecfY1zvy3HBp9HUdx08fdmin3mfwl73DDd7cPBNT1o0MtP7ckjUri9JHwmpWrq/JWUUMK",
+	"6BJKUHdmi+Vqdf4WW97ll6j1JA8Q3ZcSCaDWzn6OG/UIRX4UsmFamS+2dPIMnEi4ZYybrdi4MS2Wp7FX",
+	"DuL+lUzsT96j2rqlA6HkmoBaPc5sDZegcwOyZCfdm45FWceqdaw68QKKvY512y0uwSUzUjaF0IVasXGH",
+	"grorOKQk+aKwUPEp4jL/nshLVJn1LHGXdGfXMjD4kHGgn3hCQP7ByE889iT7ntOTTyy9ouDwdO6Z5b0k",
+	"TW/mPJWbWZd2TnBnqVtTQ0kW3T7Dov3c0Sa2CWwer94nghTx6R8UHkro5uGBocYyEP/WkIgR77grOpKS",
+	"SDPCIQp+KO6ZL9WjqQnZul9VeRg5nVkpnQxSurFku8DCnIza020MCwwCKP8dtZff9bQAVCjXDMqMOTBy",
+	"ndy9RqVjs9vUPvpJo9VWRVZF0FX5pi4I0BhBzpJ2PHUhiwmV/cojFr28Kt8StxWtvPibhzjEqi8z35FR",
+	"pJNe//NY3SfEbADNHhMAe8IOlFJR7snKQUmcpcsihQ1pwG0wDEeQgABBT6Zs9APFPG4xMnvZ5QQJRo15",
+	"UTBEwRmJ7hR6FgnVKB2Yh2/jmOaie4Z85OEl6DD3Er8rj6SSbvuHGEVFJdAfbRs9s82TtM8vjrwp7yHP",
+	"UnoaW+dRmarHoms5pXGPvE/WycmkthYkpu5pk8UNAil7Salb2eBl+E5L2WUjw9PJl1o3OYeaVxcplzHc",
+	"NEn6MuWScZG2gIBLBQeFY3sHpHNtoj/F1knO4uFku7sUxLFEXczlLXVvYiH9MxmgjF10t+0zmxDSO5xN",
+	"H2nxZtCy2tZ8ef8+mXqSE1WMuhsu0dQGAeJhQJCngn1xjYLuxcGxe5gj41UcEZFwJJCkBqt8zzk4c9TK",
+	"zQJUi0VTT8zf5HYs9XMqpUM2BApvYRBr8aizowi66WEqXRlwMWWLQk8NYN4hWF3oXoobtVyKIzUfz9os",
+	"t2pDD3K5WSyiZge73KM1cPtkGc6ZMwMmOTs4FhuIRsIQZNkC6O9LiNe8ATJLbDk1OObmvuxoPGxHiJ63",
+	"y1wQMzifT2WLPA/t8mbZw/Col/I7tKX21H5H4pLPdTtSIjMvXBOPWtGKbxzQK+QBnFXJim1kAZgmrdSM",
+	"mvjP7wtDr1meFg8kGJcvVQk6RALq+6wIPst8heD9rqyOVK0LSnZF8Mh5QHmvjzGYh4Gk612KER8zDnCc",
+	"4kxCPJgzQBAeDHs0zCWKmclkc8JFcYxY3C7fu4zLcTkvpWKGnWMTfsakkjRazA8PXd8DZIkkVYkqzQNK",
+	"kLaGdAunDPXN2dJCuTFearABZqnJBtI2ubOyxBiultsUQ8VxZ2YNpNK9i2cC5A5tWwabuvw2H513kshC",
+	"fC6GQeNyMf3NyJ2xclMTzNqzxJ+HjygelKY5Rdp5ois1Tw76/ue+HIu5lJy9meFNY1Tc4ucjC+vWmP2V",
+	"URLKQ5anFeUXTX2xwCOYQWgEXvLCLEK+ZzvjtbSEbDZ9rC0/BjC3VTJOCC/9lqKlWq5yk4jZKgpDNwTI",
+	"RfgKMblbxLZ0Zk9ZlpiDMZVzIgjjCKYEc8YGyRPSM/7oEnrikVrhVBrrT5zINxctgvbQzN13zTxxF3BK",
+	"oxZpFaV7xQCdEMDGyFX5VBZVnqSpuR7yoe6MWpBn32mcgMb2TqsOGB4QyMNgJkf5ioFWc8eeTb/PuHzV",
+	"UnmJrPe/LYH9sGzzwizyAzLBz5fuvc0TLQy5YYD5tCWQlwratbB3AUM+nJPkl8HLpOxf0W/IUCC3hBmA",
+	"BNR1GXqruQNWuvXt//zP/+2uxsbSGDI2oYEwIFmHCEIFeqiMNutmVztqgn001au19uevBhhyA6QryyRZ",
+	"yNF+AtgELUPOxyrIIxjg44Qv3GPUY4uAjzkKoJ9A2FU9BQKauB4ngsgGULiHHSJNLTNwhAeEJTI35jJV",
+	"8XKJpqqeD7rDqEkgWrtDzGIfjxZBk8d98lil3qE/kLl36ZB3LLsjNi5/EcCIf7t8Kv+tOloK4x7cuvqr",
+	"JC9dYk9cCh2n4qYkgHKmi2m/Sd6HbrtbHSI24voQj3TDBAt7XbAiljCIYdUGXdLrq9E7XXQ97oKVU4Kv",
+	"o+q7LbVHQxrKe/7ST70BG46zqigukVWYgQBOwMl//uf/tGzQk7IpDPwiqBvYxyyp5bFlEeQUcVXXZwN0",
+	"PRZa1jZnWGhmkDQp3oU80Jt2SHTZqAYq2UYnjlalEHR3IEddfTTaElVyPCqH6RCXBgFyJWngALg+dS8l",
+	"ZlQ7FyUuEpvQRANdzlSQhhJJNkINaB23FL0rN2mECF+Osx9O9aRDUhWU6Bq63J8mRohRZJwEoDBX9JIq",
+	"U5fau0NmbZeoqxVzRQ3qPbLAtYfUZIL4RI0csgBYEIQRZ8Yk7nVX7lxI1NgTzCPHUhjdcbmOPhUy5UNM",
+	"Bh2CfIZyKWGZQxGCOMpHyaJcNTNIz5GKe3PBCGJZsYukI5+e9DrAfBj21IjX6IHkr/xodlyQq9GjE4C6",
+	"gveqDF6/VkekBDN7/TpJFmm52yGvX+v7hVFm3KHrxV1KWDiSRdsjsNKIq4L1uNhVSTiySVlxVnfu6Fol",
+	"Lsxm5Vcsyll53WKHdEhb+ClR1g7ogB3DZOAjoOEWWw0EWes9J9gdB1SoxZr8+QPtEDU3RpUCI3dIo15q",
+	"4coFfZggAQQhkTmeuJlLsa+aw9VRY6d0sjNAAPo+8FCAxZalQMBcQr9NyZUgR0pY7HRFm6mJG16D168P",
+	"o6a0xM7Ti0ovYxwgOZ5HAKD+YLpr7fXrmb61DgFx65o8hbgEHLFMpk/GO+LDV5gNlEOqOgHEapiAbuSr",
+	"dBUbZXvoRjC4RJ4CSlypifNAXVUfOEAE6cpyAD5QMKIe8pn0sxUFQQbGVB4Aiwv6u3QkvPIxnwoqeK1B",
+	"V3laTQOp1LbO06x0BZd2bdDV6VT5Z5RP7doChCi9bgMaJbC7Ov/dXdVCPk7Bo58h9KPcsZmDF0C18Ugj",
+	"YKasSS0yGVJBo1H1uVnI380bia12uv35pCWOvO/jwVDsSA/k6K4qm4lNUCD5yhwFQEPOsIfSNflyt2o7",
+	"ZWcdHNJo7HA3JvKukgUFPeu28DpSa2qDx6EkmHjYq3zO9HhU+wgBgqIUM8RzJjzk+lA1kgg4ol4SsNJd",
+	"d5yubU5qU2TFqNygsT4Y4CtB3RPsIgnPJzWGLFDRE1YD3Wi0YxesxIMhbaA7A0DVWVXBHfUGKMiCw66A",
+	"RxPMZEgZyoxklDZMdiajHmIl9wt/hnJf3Xh0YVfpq8zYRNCNByR2t0CPChsiQFrPIU9R0jBACFxiorxI",
+	"Q12b3cFydAdYYQjps1d2PlCaiK3WBEByrBZ0LxHxXrG4a9RYZku1kkUWw0ybmTJkoFgpDglL8cOkfhQ4",
+	"1k2uwlAx4h5bGsX6qY9nbb1YBNQCCzm2jSWn+5DLsWC+r5Stj11EGDJUaH0M3SEqlItORm9OJpMilJeL",
+	"NBis6WfZ2qfmduOw1ZDPCM8Jc9nGnFGRKQUpt2WoQ7CSDNZQcW89I79UdNS6dIwIHGOrZlWKTrEiQ2V8",
+	"KP2w1Biam2Sa5G1q4IyayJxMWJ4T9kpuWTPmUt5+t60xzctsKEtLsBhBk3kUoOa+xfP9Zgr1EotM5s6g",
+	"adGB2BdKHJmEeKIgkRsDYdCOOuNYiDS9GFqzN1wFzRDj76k3vWM8wHVhMpkUhBgphIGPiJA03uznavuh",
+	"76e/VKFUjBQ85pcp8lrdcr4Ja4auoi8TNO/14YG2/o6osBxlsBnOACijXVwPj1CtDVIKZ6F9OBhGb/6i",
+	"mMzcdsXbdHxTmAKzI0zLTmn5+Q6qxC2p5skDKrrV5CNr+b2kn8o1rFNMYhRXP8twnXXHmfdcjMc1Yw6s",
+	"fKS0+JHUgA35UGXxQ8m8TPnE+uIn4ole8oHq4gcyA9/Eg6UlYJudECWeK28ufm52do14rrIEAmfnN97a",
+	"VnWZs8obJCifXWKPOZOWzDCf+bWwmQDf39+FNkgkiGJZId5nvsjN4UDoGSulhb6LtyynsdZuxE9iKwOU",
+	"o3l2EXeHcmpYmo3S2sVOwhIMjiLPX1cqYW4ynbyzmNEZ8j2zKiMldpx7ip2+hPxfInZmZ/2lbXfJOoWZ",
+	"r6zcJXnu/kRL/B2MmRcYX8K43+LRg/MWNr5Kcr+FowfnLZx8SOR+6+rnssuqT4I8CBPpr4k82eCkF33x",
+	"oi+eQV9Iebq8urAf4bXYC++e+crM7fc7tVPDaA7J1UkqlhAXImPEMuqI+p6chI0DmabRBTAcQMDxCGXV",
+	"j1iyEdWH3g8V8ScqlkCE/P7Gkvdp3XKPm9X3IQQdPFJ1RgU9d+pNowdoebWZeij3kwHZ1qEXE/1F5P4J",
+	"IldQNTA6yiJRG8uzx4nZxcEhEk+egTIrmJGKBI5U/Bnz5KsPxTnxm4b5raTHh27S80qWCGfcL5iRnrvy",
+	"W+MYUa/iPYXiPDci2xT+IhSfSyg6Swi3+DsyL1L0eQMdcb9OjiBdyoBcu4kEzq2Smj7Km5i6I3835KfM",
+	"G6hkRtRxw5Pi4rSsVA8bsjIlYtbv+pyeZGkF1AtLv9g5fwyHKpJfxKH2wnhibp5qsXUiV5jHcM8VJHwW",
+	"nf7C9C9M/8fFk+7m+eeMIsXew5LxI0P9R59DXyKkpFtBVNVp7FA9JJ6ke1pe4knLxZOMzs7lxWzqoTvi",
+	"SUaDz4vEfZG4f0w4aZ5EMuRvJNr+QfG7uEzJqBCSZUnmWGQZxVAjLGJXCPeFj5X+0lWHTJGuJDfKklyo",
+	"a/PijPO8cqi4qEnX1HVIlIJWEGFmVqADHH8FNarS684U53d1ud5qTdVax5OIo4JAWWenChZlT4DuEcVc",
+	"NzMwtRuNFzX2tEO6STe2rrvV9Xb612S3qRa1uYVXSfvlk5ZdQTU1Ml3YdBbhWM+UVPWTSFbNqp4LIoeP",
+	"RumnuNopNfdWj6nInUZrHexeThqTr3v79Fvz1w9nu378tan/3qkfuzvHg3pjd3pWrZwEP6p77ptgb/fL",
+	"Gm00R9eVbXY+7O3h40aVkOm7jfB84/TDdbXy7c3em3eTna/Hb/aGh6ze3OfnZ/1j9PPHWfnA+3E+PfhY",
+	"uSoF65O//rJme+Usl46KGitFOB5bC3rjdOvk/GY3cUMhQAPMuDrIgkRVwSmVK+vVjbfvNmHP9VDfym16",
+	"s5zipqyizCsem1f4doSvkS+lkuzoTJ1n3NgSVXNLRjaHNbD/H09Rjd/IPYFK0SmWlzuBFh6FvhRACsn3",
+	"L9nLjK/+rYHuRNAsvw/zmVzXOPretDkDNRGQLwbcS+j7D7T4Ml1+86LepuGUa+M91PNNyvwWhsHjrgDD",
+	"dkqq/nPaEuIWYUN3yHs/nrXnRcwNC2WZiLkhFV4i5i+u3L/flbNvzFb2eSH0uzh9UQA94gnTLZwTLZ/H",
+	"bM8VLb+3VbCMSfDC8C8M/4dFy+9m738mWLP4Xj1p7s4aozPZi2qMr+naSXgiCVLVMgPpWP5AOvXllt5U",
+	"9hRGsSBzsA1YgcYMHDWDo7VXl/8fT5lIpt90iBp/s1oEdf1x1mQWhR4EUDG+jVMqgjPt4WJu648c6GEe",
+	"6S+fxRNNMsMrjW+ouND3UzGppJWyQ+LxnXIJFTRyh5AMEMsL4phBnqeN4Ij3x1MmTJ+foIkBXDw8Ipn4",
+	"gbnp9f+mkEgfeW4Pbr57u1Fdr5RLzqKQyMLwh+oGTSNDt4sm5GhuPDW+yTpofN1uHm/v+6Pp9tk5dJ3R",
+	"6bb7Njg/rm5+6n/rV6qT7Wr1V6tSebcbBu9GP716c1jfbw0JKR0O6j/fQBf+utrcGbS+7LL2Xv346JSF",
+	"1z8HvWqrXm+du/fq6MubiLVUbOC+JkA8LPK32ACSNPWo3hd74MUe+P32QNrIt5c1ELSYoYGm5rtthftZ",
+	"IXKnTEOX4qNUt/wK8gaI6dkoAznmJGTRBJbijbh6W7xRl26NwS+rmab9zGwYaUjobWQ+ZTWkAS/4ctyK",
+	"ma7REyl8xAGM8j1wPNbZnZmmc8uOZwmYfSzK68p8UYjpr2XCON+jZkeos9PzTMw5kEalNCSpUiT91rjm",
+	"IfvGo9Q6clyYUCbJFDHal6OL1MttvT/dFznbsGO8MqKG2++3/y8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

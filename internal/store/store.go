@@ -20,6 +20,10 @@ var (
 	// ID for token keys) already exists. The existing record is unchanged.
 	ErrConflict = errors.New("store: already exists")
 
+	// ErrTooMany reports that a create would exceed a limit, such as
+	// MaxFactorsPerEntity. Nothing was stored.
+	ErrTooMany = errors.New("store: limit reached")
+
 	// ErrUnavailable reports that the database cannot serve the call right
 	// now: it is unreachable, locked, read-only, out of space, closed, or the
 	// call's context deadline passed. Callers answer 503 and may retry. When
@@ -73,6 +77,62 @@ type AccessToken struct {
 	DateCreated time.Time
 }
 
+// Entity is a Verify entity (YE…): a user of one service, named by an
+// Identity unique within the service.
+type Entity struct {
+	SID         string
+	AccountSID  string
+	ServiceSID  string
+	Identity    string
+	DateCreated time.Time
+	DateUpdated time.Time
+}
+
+// Factor is a push factor (YF…) of one entity: the P-256 public key of one
+// device, and what the device told about itself.
+type Factor struct {
+	SID        string
+	AccountSID string
+	ServiceSID string
+	EntitySID  string
+	Identity   string // the entity's
+	// CredentialSID (CR…) names the factor's key; it is the kid of the
+	// device's JWTs, unique across the store.
+	CredentialSID string
+	FriendlyName  string
+	Verified      bool
+	// PublicKey is the DER SubjectPublicKeyInfo, as sent in
+	// Binding.PublicKey (decoded from Base64).
+	PublicKey []byte
+	// Config, as sent; nil when not given.
+	SdkVersion           *string
+	AppID                *string
+	NotificationPlatform *string
+	NotificationToken    *string
+	// Metadata is the JSON object of strings the device sent; nil for none.
+	Metadata    map[string]string
+	DateCreated time.Time
+	DateUpdated time.Time
+}
+
+// MaxFactorsPerEntity is how many push factors an entity may hold.
+const MaxFactorsPerEntity = 20
+
+// Page asks for one page of a list ordered by creation time, then SID:
+// Limit items after the cursor After, or, when Before is set, the Limit
+// items just before it. The zero Page is the first page of Limit items.
+type Page struct {
+	Limit  int
+	After  *Cursor
+	Before *Cursor
+}
+
+// Cursor is a position in a list: the creation time and SID of an item.
+type Cursor struct {
+	Created time.Time
+	SID     string
+}
+
 // TokenKey is a JWE encryption key. Keys are shared by every verifyd
 // instance that uses the same store, so tokens minted by one instance can be
 // opened by another.
@@ -122,6 +182,49 @@ type Store interface {
 	// FetchAccessToken returns the access token with the given SID if it
 	// belongs to that account and service, and ErrNotFound otherwise.
 	FetchAccessToken(ctx context.Context, accountSID, serviceSID, sid string) (AccessToken, error)
+
+	// CreateEntity stores a new entity. It returns ErrNotFound unless the
+	// service exists and belongs to e.AccountSID, and ErrConflict if the
+	// service has an entity with that Identity already (or the SID exists).
+	CreateEntity(ctx context.Context, e Entity) error
+	// FetchEntity returns the entity of that account, service and Identity,
+	// or ErrNotFound.
+	FetchEntity(ctx context.Context, accountSID, serviceSID, identity string) (Entity, error)
+	// ListEntities returns one page of the service's entities, in order,
+	// and whether more follow in the page's direction (after the last item
+	// for After and the first page, before the first item for Before).
+	ListEntities(ctx context.Context, accountSID, serviceSID string, p Page) ([]Entity, bool, error)
+	// DeleteEntity deletes the entity and its factors, or returns
+	// ErrNotFound.
+	DeleteEntity(ctx context.Context, accountSID, serviceSID, identity string) error
+
+	// CreateFactor stores a new factor, and the entity e when the service
+	// has no entity with its Identity yet (e is ignored when it has; the
+	// factor joins the existing entity, whose SID and Identity it takes).
+	// When consumeToken is not empty, it also records that access token
+	// SID as used, in the same transaction. It returns ErrNotFound unless
+	// the service exists and belongs to f.AccountSID; ErrConflict if the
+	// token was used already, or the entity has a factor with the same
+	// public key; ErrTooMany if the entity holds MaxFactorsPerEntity
+	// factors already. Nothing is stored when it fails. It returns the
+	// factor as stored.
+	CreateFactor(ctx context.Context, e Entity, f Factor, consumeToken string) (Factor, error)
+	// FetchFactor returns the factor with that SID of that account,
+	// service and entity Identity, or ErrNotFound.
+	FetchFactor(ctx context.Context, accountSID, serviceSID, identity, sid string) (Factor, error)
+	// FetchFactorByCredential returns the factor whose CredentialSID is
+	// credentialSID, whatever its account (device JWT authentication looks
+	// it up before it knows the account), or ErrNotFound.
+	FetchFactorByCredential(ctx context.Context, credentialSID string) (Factor, error)
+	// ListFactors returns one page of an entity's factors, as ListEntities.
+	// An entity that does not exist has none.
+	ListFactors(ctx context.Context, accountSID, serviceSID, identity string, p Page) ([]Factor, bool, error)
+	// UpdateFactor stores f over the factor with f's SID, account, service
+	// and entity: its FriendlyName, Verified, config fields, Metadata and
+	// DateUpdated. It returns ErrNotFound when there is none.
+	UpdateFactor(ctx context.Context, f Factor) error
+	// DeleteFactor deletes the factor, or returns ErrNotFound.
+	DeleteFactor(ctx context.Context, accountSID, serviceSID, identity, sid string) error
 
 	// AddTokenKey stores a new JWE encryption key. It returns ErrConflict if
 	// the ID exists.
