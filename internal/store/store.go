@@ -125,6 +125,7 @@ const MaxFactorsPerEntity = 20
 // Page asks for one page of a list ordered by creation time, then SID:
 // Limit items after the cursor After, or, when Before is set, the Limit
 // items just before it. The zero Page is the first page of Limit items.
+// A Limit below 1, or both cursors set, is an error.
 type Page struct {
 	Limit  int
 	After  *Cursor

@@ -45,6 +45,12 @@
 // foreign keys, is store.ErrNotFound; and a database that cannot be reached
 // or answers "not now", or a passed deadline, is store.ErrUnavailable.
 //
+// Limits hold across instances: CreateFactor counts an entity's factors
+// while it holds the entity's row lock, and an access token's single use is
+// the primary key of used_access_tokens, so concurrent creates on any number
+// of instances store at most store.MaxFactorsPerEntity factors per entity
+// and use each token once.
+//
 // When the server goes away, calls fail with store.ErrUnavailable as soon
 // as a connection is refused or lost, or at the latest when their context's
 // deadline passes. The first such failure resets the pool, and when the

@@ -245,7 +245,7 @@ func TestConcurrentOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []row{{"0001_init.sql", 1}}
+	want := []row{{"0001_init.sql", 1}, {"0002_push.sql", 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("schema_migrations after %d concurrent opens mismatch (-want +got):\n%s", n, diff)
 	}
@@ -287,6 +287,8 @@ func TestPersistence(t *testing.T) {
 	name := "phone"
 	tok := store.AccessToken{SID: "YK1", AccountSID: "AC1", ServiceSID: "VA1", Identity: "id", FactorType: "push", FactorFriendlyName: &name, TTL: 60, Token: "a.b.c.d.e", DateCreated: at}
 	tk := store.TokenKey{ID: "k1", Secret: []byte{1, 2, 3}, Created: at}
+	ent := store.Entity{SID: "YE1", AccountSID: "AC1", ServiceSID: "VA1", Identity: "id", DateCreated: at, DateUpdated: at}
+	fac := store.Factor{SID: "YF1", AccountSID: "AC1", ServiceSID: "VA1", EntitySID: "YE1", Identity: "id", CredentialSID: "CR1", FriendlyName: "phone", Verified: true, PublicKey: []byte{0, 1, 2}, NotificationPlatform: &name, Metadata: map[string]string{"os": "iOS"}, DateCreated: at, DateUpdated: at}
 
 	writer, err := postgres.Open(ctx, dsn)
 	if err != nil {
@@ -307,6 +309,9 @@ func TestPersistence(t *testing.T) {
 			t.Fatalf("create: %v", err)
 		}
 	}
+	if _, err := writer.CreateFactor(ctx, ent, fac, "YK1"); err != nil {
+		t.Fatalf("CreateFactor: %v", err)
+	}
 	checkAll := func(label string, s store.Store) {
 		t.Helper()
 		gotAcct, err := s.FetchAccount(ctx, "AC1")
@@ -319,6 +324,15 @@ func TestPersistence(t *testing.T) {
 		check(t, label+" FetchAccessToken", tok, gotTok, err)
 		gotKeys, err := s.TokenKeys(ctx)
 		check(t, label+" TokenKeys", []store.TokenKey{tk}, gotKeys, err)
+		gotEnt, err := s.FetchEntity(ctx, "AC1", "VA1", "id")
+		check(t, label+" FetchEntity", ent, gotEnt, err)
+		gotFac, err := s.FetchFactor(ctx, "AC1", "VA1", "id", "YF1")
+		check(t, label+" FetchFactor", fac, gotFac, err)
+		again := fac
+		again.SID, again.CredentialSID, again.PublicKey = "YF2", "CR2", []byte{3}
+		if _, err := s.CreateFactor(ctx, ent, again, "YK1"); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("%s CreateFactor with the used token: error = %v, want one wrapping %v", label, err, store.ErrConflict)
+		}
 	}
 	checkAll("second store", reader)
 	for _, s := range []*postgres.Store{writer, reader} {

@@ -8,6 +8,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/verifykit/verifykit/internal/store"
 )
 
 // maxBatch caps how many writes share one transaction.
@@ -16,12 +18,28 @@ const maxBatch = 128
 // writeReq is one write handed to the committer. It carries the caller's
 // context because it is a message for one call, as an *http.Request is:
 // the committer checks it before running the write.
+//
+// A write is either one prepared statement (stmt and args) or a function
+// of several statements (fn), which runs as a unit: see transact.
 type writeReq struct {
 	ctx  context.Context
 	stmt *sql.Stmt // prepared on the writer pool
 	args []any
+	fn   txFunc
 	done chan error // buffered, so the committer never waits for a caller that gave up
 }
+
+// txFunc is a write of several statements, run on the writer connection
+// inside a transaction that the committer owns. It must use only tx and
+// ctx, and must not commit or roll back. It may read what it needs to
+// decide (a count against a limit, whether a row exists): the committer
+// runs one write at a time, so nothing changes between its reads and its
+// writes.
+//
+// Its error decides what happens to the batch it shares a transaction
+// with: a constraint violation or a store sentinel (see ownFailure) undoes
+// its own statements only, anything else fails the whole batch.
+type txFunc func(ctx context.Context, tx *sql.Tx) error
 
 // exec runs a prepared write and returns once it is durable or has failed.
 //
@@ -36,7 +54,21 @@ type writeReq struct {
 // then is never committed (see commitBatch); one that was running may still
 // be, as with any database whose acknowledgement is lost.
 func (s *Store) exec(ctx context.Context, stmt *sql.Stmt, args ...any) error {
-	req := &writeReq{ctx: ctx, stmt: stmt, args: args, done: make(chan error, 1)}
+	return s.send(ctx, &writeReq{ctx: ctx, stmt: stmt, args: args, done: make(chan error, 1)})
+}
+
+// transact runs fn through the committer as one atomic write, as exec
+// runs a statement: alone, fn runs in a transaction of its own under ctx;
+// batched, it runs between a SAVEPOINT and its RELEASE in the batch's
+// transaction, and a failure rolls back to the savepoint. Either way
+// nothing fn wrote is stored unless it returned nil and the transaction
+// committed. Values fn computes may be read once transact returns nil.
+func (s *Store) transact(ctx context.Context, fn txFunc) error {
+	return s.send(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// send hands req to the committer and waits for its answer or ctx.
+func (s *Store) send(ctx context.Context, req *writeReq) error {
 	select {
 	case s.writes <- req:
 	case <-ctx.Done():
@@ -95,6 +127,10 @@ func (s *Store) commit(batch []*writeReq) {
 		// Alone, the write runs under its caller's context, so a deadline
 		// also ends a wait for a lock held by another process.
 		req := live[0]
+		if req.fn != nil {
+			req.done <- s.runAlone(req)
+			return
+		}
 		_, err := req.stmt.ExecContext(req.ctx, req.args...)
 		req.done <- err
 		return
@@ -111,10 +147,11 @@ func (s *Store) commit(batch []*writeReq) {
 }
 
 // commitBatch runs the writes of batch in one transaction, recording in errs
-// those that break a constraint (a duplicate key, a missing owner). SQLite
-// undoes only the failing statement then, and the transaction goes on. Any
-// other failure rolls the whole transaction back and is returned, so every
-// write in the batch fails with it.
+// those that fail on their own account (ownFailure): a statement that breaks
+// a constraint (a duplicate key, a missing owner), which SQLite undoes alone,
+// or a txFunc that failed, which runSavepoint rolls back to its savepoint;
+// the transaction goes on. Any other failure rolls the whole transaction
+// back and is returned, so every write in the batch fails with it.
 //
 // A caller whose deadline passes has been answered store.ErrUnavailable,
 // which verifyd turns into a 503 that clients retry, so the batch must not
@@ -146,8 +183,13 @@ func (s *Store) commitBatch(batch []*writeReq, errs []error) error {
 			errs[i] = err // the caller has been answered; do not write for it
 			continue
 		}
-		_, err := tx.StmtContext(run, req.stmt).ExecContext(run, req.args...)
-		if err != nil && !isConstraint(err) {
+		var err error
+		if req.fn != nil {
+			err = runSavepoint(run, tx, req.fn)
+		} else {
+			_, err = tx.StmtContext(run, req.stmt).ExecContext(run, req.args...)
+		}
+		if err != nil && !ownFailure(err) {
 			return batchErr(ctx, errors.Join(err, ignoreDone(tx.Rollback())))
 		}
 		errs[i] = err
@@ -158,6 +200,42 @@ func (s *Store) commitBatch(batch []*writeReq, errs []error) error {
 		return ignoreDone(tx.Rollback())
 	}
 	return batchErr(ctx, tx.Commit())
+}
+
+// runAlone runs req.fn in a transaction of its own, under the caller's
+// context: BEGIN IMMEDIATE takes the write lock before fn reads anything.
+func (s *Store) runAlone(req *writeReq) error {
+	tx, err := s.writer.BeginTx(req.ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := req.fn(req.ctx, tx); err != nil {
+		return errors.Join(err, ignoreDone(tx.Rollback()))
+	}
+	return tx.Commit()
+}
+
+// runSavepoint runs fn inside tx between a savepoint and its release. When
+// fn fails on its own account (ownFailure), everything it wrote is rolled
+// back to the savepoint and its error returned, and the transaction goes
+// on; any other error is returned for the caller to abandon tx.
+func runSavepoint(ctx context.Context, tx *sql.Tx, fn txFunc) error {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
+		return err
+	}
+	err := fn(ctx, tx)
+	if err != nil {
+		if !ownFailure(err) {
+			return err
+		}
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO write"); rerr != nil {
+			return rerr
+		}
+	}
+	if _, rerr := tx.ExecContext(ctx, "RELEASE write"); rerr != nil {
+		return rerr
+	}
+	return err
 }
 
 // batchContext returns the context a batch's transaction runs under: it ends
@@ -185,6 +263,16 @@ func batchErr(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	return err
+}
+
+// ownFailure reports whether err fails only the write that returned it: a
+// constraint violation (a duplicate key, a missing owner) or a store
+// sentinel that a txFunc decided on (not found, a limit reached). The
+// batch's other writes go on.
+func ownFailure(err error) bool {
+	return isConstraint(err) || errors.Is(err, sql.ErrNoRows) ||
+		errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) ||
+		errors.Is(err, store.ErrTooMany) || errors.Is(err, store.ErrUsed)
 }
 
 // isConstraint reports whether err is a SQLite constraint violation.

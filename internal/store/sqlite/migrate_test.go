@@ -2,11 +2,16 @@ package sqlite
 
 import (
 	"database/sql"
+	"errors"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/migration"
 )
 
@@ -87,5 +92,111 @@ func TestMigrateAtomic(t *testing.T) {
 		if _, err := db.ExecContext(ctx, "INSERT INTO "+table+" VALUES (1)"); err != nil {
 			t.Errorf("insert into %s after migrate(good): %v", table, err)
 		}
+	}
+}
+
+// TestUpgradeFrom0001 opens a database that the released schema alone
+// (0001_init.sql) built and filled, as a verifyd without Verify Push left
+// it. Open must migrate it in place: the access tokens and keys it held are
+// still there, schema_migrations lists every migration, and a factor can be
+// enrolled with one of those tokens.
+func TestUpgradeFrom0001(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "verifyd.db")
+	ms, err := migration.Load(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[0].Name != "0001_init.sql" || len(ms) < 2 {
+		t.Fatalf("embedded migrations start %s and number %d, want 0001_init.sql and more", ms[0].Name, len(ms))
+	}
+
+	old, err := sql.Open("sqlite", dsn(path, url.Values{"_txlock": {"immediate"}, "_foreign_keys": {"on"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, old, ms[:1]); err != nil {
+		t.Fatalf("migrate to 0001 only: %v", err)
+	}
+	at := time.Date(2024, time.July, 1, 12, 0, 0, 0, time.UTC)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO accounts VALUES (?, ?, ?, ?)`, []any{"AC1", "acct", "hash", at.Unix()}},
+		{`INSERT INTO services VALUES (?, ?, ?, ?)`, []any{"VA1", "AC1", "svc", at.Unix()}},
+		{`INSERT INTO access_tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, []any{"YK1", "AC1", "VA1", "alice", "push", "phone", 600, "a.b.c.d.e", at.Unix()}},
+		{`INSERT INTO access_tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, []any{"YK2", "AC1", "VA1", "bob", "push", nil, 60, "f.g.h.i.j", at.Unix()}},
+		{`INSERT INTO token_keys VALUES (?, ?, ?)`, []any{"k1", []byte{0, 1, 2}, at.Unix()}},
+	} {
+		if _, err := old.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open of a 0001 database: %v", err)
+	}
+	defer s.Close()
+
+	phone := "phone"
+	wantTokens := []store.AccessToken{
+		{SID: "YK1", AccountSID: "AC1", ServiceSID: "VA1", Identity: "alice", FactorType: "push", FactorFriendlyName: &phone, TTL: 600, Token: "a.b.c.d.e", DateCreated: at},
+		{SID: "YK2", AccountSID: "AC1", ServiceSID: "VA1", Identity: "bob", FactorType: "push", TTL: 60, Token: "f.g.h.i.j", DateCreated: at},
+	}
+	for _, want := range wantTokens {
+		got, err := s.FetchAccessToken(ctx, "AC1", "VA1", want.SID)
+		if err != nil {
+			t.Fatalf("FetchAccessToken(%s) after the upgrade: %v", want.SID, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("FetchAccessToken(%s) after the upgrade mismatch (-want +got):\n%s", want.SID, diff)
+		}
+	}
+	keys, err := s.TokenKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.TokenKey{{ID: "k1", Secret: []byte{0, 1, 2}, Created: at}}, keys); diff != "" {
+		t.Errorf("TokenKeys after the upgrade mismatch (-want +got):\n%s", diff)
+	}
+
+	var names []string
+	rows, err := s.reader.QueryContext(ctx, `SELECT name FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var wantNames []string
+	for _, m := range ms {
+		wantNames = append(wantNames, m.Name)
+	}
+	if diff := cmp.Diff(wantNames, names); diff != "" {
+		t.Errorf("schema_migrations after the upgrade mismatch (-want +got):\n%s", diff)
+	}
+
+	// The old token enrols a factor, once.
+	e := store.Entity{SID: "YE1", AccountSID: "AC1", ServiceSID: "VA1", Identity: "alice", DateCreated: at, DateUpdated: at}
+	f := store.Factor{SID: "YF1", AccountSID: "AC1", ServiceSID: "VA1", Identity: "alice", CredentialSID: "CR1", FriendlyName: "phone", PublicKey: []byte{1, 2, 3}, DateCreated: at, DateUpdated: at}
+	if _, err := s.CreateFactor(ctx, e, f, "YK1"); err != nil {
+		t.Fatalf("CreateFactor with a token of the 0001 database: %v", err)
+	}
+	f.SID, f.CredentialSID, f.PublicKey = "YF2", "CR2", []byte{4, 5, 6}
+	if _, err := s.CreateFactor(ctx, e, f, "YK1"); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateFactor with the same token again: error = %v, want one wrapping %v", err, store.ErrConflict)
 	}
 }

@@ -17,6 +17,14 @@ type statements struct {
 	createService, fetchService, listServices *sql.Stmt
 	createAccessToken, fetchAccessToken       *sql.Stmt
 	addTokenKey, tokenKeys                    *sql.Stmt
+
+	// Entities and factors; see push.go. The writer's statements run in
+	// the committer's transactions through tx.StmtContext.
+	createEntity, findEntity, deleteEntity            *sql.Stmt
+	countFactors, useToken, createFactor              *sql.Stmt
+	updateFactor, deleteFactor                        *sql.Stmt
+	fetchEntity, fetchFactor, fetchFactorByCredential *sql.Stmt
+	listEntities, listFactors                         pageStmts
 }
 
 // prepare prepares every statement: writes on writer, reads on reader.
@@ -27,12 +35,11 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		serviceCols = `sid, account_sid, friendly_name, date_created`
 		tokenCols   = `sid, account_sid, service_sid, identity, factor_type, factor_friendly_name, ttl, token, date_created`
 		keyCols     = `id, secret, created`
+		entityCols  = `sid, account_sid, service_sid, identity, date_created, date_updated`
+		factorCols  = `sid, account_sid, service_sid, entity_sid, identity, credential_sid, friendly_name, verified, public_key,
+sdk_version, app_id, notification_platform, notification_token, metadata, date_created, date_updated`
 	)
-	list := []struct {
-		dst   **sql.Stmt
-		db    *sql.DB
-		query string
-	}{
+	list := []stmtSpec{
 		{&st.createAccount, writer, `INSERT INTO accounts (` + accountCols + `) VALUES (?, ?, ?, ?)`},
 		{&st.fetchAccount, reader, `SELECT ` + accountCols + ` FROM accounts WHERE sid = ?`},
 		{&st.listAccounts, reader, `SELECT ` + accountCols + ` FROM accounts ORDER BY date_created, sid`},
@@ -52,7 +59,28 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 
 		{&st.addTokenKey, writer, `INSERT INTO token_keys (` + keyCols + `) VALUES (?, ?, ?)`},
 		{&st.tokenKeys, reader, `SELECT ` + keyCols + ` FROM token_keys ORDER BY created, id`},
+
+		// The composite foreign key (account_sid, service_sid) makes the
+		// insert check that the service belongs to the account.
+		{&st.createEntity, writer, `INSERT INTO entities (` + entityCols + `) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&st.findEntity, writer, `SELECT sid, identity FROM entities WHERE account_sid = ? AND service_sid = ? AND identity = ?`},
+		{&st.deleteEntity, writer, `DELETE FROM entities WHERE account_sid = ? AND service_sid = ? AND identity = ?`},
+		{&st.countFactors, writer, `SELECT count(*) FROM factors WHERE entity_sid = ?`},
+		{&st.useToken, writer, `INSERT INTO used_access_tokens (sid, date_used) VALUES (?, ?)`},
+		{&st.createFactor, writer, `INSERT INTO factors (` + factorCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ` + factorCols},
+		{&st.updateFactor, writer, `UPDATE factors SET friendly_name = ?, verified = ?, sdk_version = ?, app_id = ?, notification_platform = ?, notification_token = ?, metadata = ?, date_updated = ?
+WHERE sid = ? AND account_sid = ? AND service_sid = ? AND entity_sid = ?`},
+		{&st.deleteFactor, writer, `DELETE FROM factors WHERE sid = ? AND account_sid = ? AND service_sid = ? AND identity = ?`},
+
+		{&st.fetchEntity, reader, `SELECT ` + entityCols + ` FROM entities WHERE account_sid = ? AND service_sid = ? AND identity = ?`},
+		{&st.fetchFactor, reader, `SELECT ` + factorCols + ` FROM factors WHERE sid = ? AND account_sid = ? AND service_sid = ? AND identity = ?`},
+		{&st.fetchFactorByCredential, reader, `SELECT ` + factorCols + ` FROM factors WHERE credential_sid = ?`},
 	}
+	list = append(list, st.listEntities.queries(reader, `SELECT `+entityCols+` FROM entities WHERE account_sid = ? AND service_sid = ?`)...)
+	// The subquery finds the entity through its unique key, once, so the
+	// factors come from factors_by_entity.
+	list = append(list, st.listFactors.queries(reader, `SELECT `+factorCols+` FROM factors
+WHERE entity_sid = (SELECT sid FROM entities WHERE account_sid = ? AND service_sid = ? AND identity = ?)`)...)
 	for _, p := range list {
 		stmt, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -61,6 +89,14 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		*p.dst = stmt
 	}
 	return nil
+}
+
+// stmtSpec is a statement to prepare: its query, the pool it runs on, and
+// where to keep it.
+type stmtSpec struct {
+	dst   **sql.Stmt
+	db    *sql.DB
+	query string
 }
 
 // close closes every prepared statement.
@@ -72,6 +108,12 @@ func (st *statements) close() error {
 		st.createService, st.fetchService, st.listServices,
 		st.createAccessToken, st.fetchAccessToken,
 		st.addTokenKey, st.tokenKeys,
+		st.createEntity, st.findEntity, st.deleteEntity,
+		st.countFactors, st.useToken, st.createFactor,
+		st.updateFactor, st.deleteFactor,
+		st.fetchEntity, st.fetchFactor, st.fetchFactorByCredential,
+		st.listEntities.first, st.listEntities.after, st.listEntities.before,
+		st.listFactors.first, st.listFactors.after, st.listFactors.before,
 	} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())

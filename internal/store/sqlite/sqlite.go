@@ -12,7 +12,12 @@
 // lets read while the writer commits. The committer runs a lone write as one
 // autocommit statement, and writes that queued up meanwhile as one short
 // transaction with one sync (group commit), so throughput under load is not
-// capped by the disk's sync rate.
+// capped by the disk's sync rate. A write of several statements, such as
+// creating a factor (find or create the entity, count its factors, record
+// the access token, insert), goes through the committer as one unit: a
+// transaction of its own, or a savepoint inside a batch. Since the
+// committer runs one write at a time, what such a write reads cannot
+// change before it writes.
 //
 // The schema is migrated at Open from the numbered files embedded from
 // migrations/.

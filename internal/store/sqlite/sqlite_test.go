@@ -277,6 +277,8 @@ func TestPersistence(t *testing.T) {
 	name := "phone"
 	tok := store.AccessToken{SID: "YK1", AccountSID: "AC1", ServiceSID: "VA1", Identity: "id", FactorType: "push", FactorFriendlyName: &name, TTL: 60, Token: "a.b.c.d.e", DateCreated: at}
 	tk := store.TokenKey{ID: "k1", Secret: []byte{1, 2, 3}, Created: at}
+	ent := store.Entity{SID: "YE1", AccountSID: "AC1", ServiceSID: "VA1", Identity: "id", DateCreated: at, DateUpdated: at}
+	fac := store.Factor{SID: "YF1", AccountSID: "AC1", ServiceSID: "VA1", EntitySID: "YE1", Identity: "id", CredentialSID: "CR1", FriendlyName: "phone", Verified: true, PublicKey: []byte{0, 1, 2}, NotificationPlatform: &name, Metadata: map[string]string{"os": "iOS"}, DateCreated: at, DateUpdated: at}
 
 	ctx := t.Context()
 	s, err := sqlite.Open(ctx, path)
@@ -294,6 +296,9 @@ func TestPersistence(t *testing.T) {
 			t.Fatalf("create: %v", err)
 		}
 	}
+	if _, err := s.CreateFactor(ctx, ent, fac, "YK1"); err != nil {
+		t.Fatalf("CreateFactor: %v", err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -309,6 +314,14 @@ func TestPersistence(t *testing.T) {
 	check(t, "FetchAccessToken", tok, gotTok, err)
 	gotKeys, err := s.TokenKeys(ctx)
 	check(t, "TokenKeys", []store.TokenKey{tk}, gotKeys, err)
+	gotEnt, err := s.FetchEntity(ctx, "AC1", "VA1", "id")
+	check(t, "FetchEntity", ent, gotEnt, err)
+	gotFac, err := s.FetchFactor(ctx, "AC1", "VA1", "id", "YF1")
+	check(t, "FetchFactor", fac, gotFac, err)
+	fac.SID, fac.CredentialSID, fac.PublicKey = "YF2", "CR2", []byte{3}
+	if _, err := s.CreateFactor(ctx, ent, fac, "YK1"); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateFactor with the token used before the reopen: error = %v, want one wrapping %v", err, store.ErrConflict)
+	}
 }
 
 // check reports err, or any difference between want and got.

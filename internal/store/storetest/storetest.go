@@ -48,7 +48,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Conflict", testConflict},
 		{"Lists", testLists},
 		{"TokenKeys", testTokenKeys},
+		{"Entities", testEntities},
+		{"Factors", testFactors},
+		{"Pages", testPages},
 		{"Concurrency", testConcurrency},
+		{"FactorConcurrency", testFactorConcurrency},
 		{"Context", testContext},
 		{"Ping", testPing},
 		{"Closed", testClosed},
@@ -830,6 +834,42 @@ func calls(f fixture) []struct {
 			return s.AddTokenKey(ctx, store.TokenKey{ID: "k50", Secret: []byte("s"), Created: when})
 		}},
 		{"TokenKeys", false, func(ctx context.Context) error { _, err := s.TokenKeys(ctx); return err }},
+		{"CreateEntity", true, func(ctx context.Context) error { return s.CreateEntity(ctx, entity(50)) }},
+		{"FetchEntity", false, func(ctx context.Context) error {
+			_, err := s.FetchEntity(ctx, f.acct.SID, f.svc.SID, entity(1).Identity)
+			return err
+		}},
+		{"ListEntities", false, func(ctx context.Context) error {
+			_, _, err := s.ListEntities(ctx, f.acct.SID, f.svc.SID, store.Page{Limit: 10})
+			return err
+		}},
+		{"DeleteEntity", true, func(ctx context.Context) error {
+			return s.DeleteEntity(ctx, f.acct.SID, f.svc.SID, entity(1).Identity)
+		}},
+		{"CreateFactor", true, func(ctx context.Context) error {
+			_, err := s.CreateFactor(ctx, entity(1), factor(entity(1), 50), sid("YK", 50))
+			return err
+		}},
+		{"FetchFactor", false, func(ctx context.Context) error {
+			_, err := s.FetchFactor(ctx, f.acct.SID, f.svc.SID, entity(1).Identity, sid("YF", 1))
+			return err
+		}},
+		{"FetchFactorByCredential", false, func(ctx context.Context) error {
+			_, err := s.FetchFactorByCredential(ctx, sid("CR", 1))
+			return err
+		}},
+		{"ListFactors", false, func(ctx context.Context) error {
+			_, _, err := s.ListFactors(ctx, f.acct.SID, f.svc.SID, entity(1).Identity, store.Page{Limit: 10})
+			return err
+		}},
+		{"UpdateFactor", true, func(ctx context.Context) error {
+			fac := storedF(factor(entity(1), 1))
+			fac.Verified = true
+			return s.UpdateFactor(ctx, fac)
+		}},
+		{"DeleteFactor", true, func(ctx context.Context) error {
+			return s.DeleteFactor(ctx, f.acct.SID, f.svc.SID, entity(1).Identity, sid("YF", 1))
+		}},
 		{"Ping", false, func(ctx context.Context) error { return s.Ping(ctx) }},
 	}
 }
@@ -843,6 +883,8 @@ func seedAll(t *testing.T, s store.Store) fixture {
 	must(t, "CreateAPIKey", s.CreateAPIKey(ctx, store.APIKey{SID: sid("SK", 1), AccountSID: f.acct.SID, DateCreated: when}))
 	must(t, "CreateAccessToken", s.CreateAccessToken(ctx, token(1)))
 	must(t, "AddTokenKey", s.AddTokenKey(ctx, store.TokenKey{ID: "k1", Secret: []byte("s"), Created: when}))
+	_, err := s.CreateFactor(ctx, entity(1), factor(entity(1), 1), sid("YK", 1))
+	must(t, "CreateFactor", err)
 	return f
 }
 
