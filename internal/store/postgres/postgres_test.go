@@ -330,8 +330,8 @@ func TestPersistence(t *testing.T) {
 		check(t, label+" FetchFactor", fac, gotFac, err)
 		again := fac
 		again.SID, again.CredentialSID, again.PublicKey = "YF2", "CR2", []byte{3}
-		if _, err := s.CreateFactor(ctx, ent, again, "YK1"); !errors.Is(err, store.ErrConflict) {
-			t.Errorf("%s CreateFactor with the used token: error = %v, want one wrapping %v", label, err, store.ErrConflict)
+		if _, err := s.CreateFactor(ctx, ent, again, "YK1"); !errors.Is(err, store.ErrUsed) {
+			t.Errorf("%s CreateFactor with the used token: error = %v, want one wrapping %v", label, err, store.ErrUsed)
 		}
 	}
 	checkAll("second store", reader)

@@ -319,8 +319,8 @@ func TestPersistence(t *testing.T) {
 	gotFac, err := s.FetchFactor(ctx, "AC1", "VA1", "id", "YF1")
 	check(t, "FetchFactor", fac, gotFac, err)
 	fac.SID, fac.CredentialSID, fac.PublicKey = "YF2", "CR2", []byte{3}
-	if _, err := s.CreateFactor(ctx, ent, fac, "YK1"); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("CreateFactor with the token used before the reopen: error = %v, want one wrapping %v", err, store.ErrConflict)
+	if _, err := s.CreateFactor(ctx, ent, fac, "YK1"); !errors.Is(err, store.ErrUsed) {
+		t.Errorf("CreateFactor with the token used before the reopen: error = %v, want one wrapping %v", err, store.ErrUsed)
 	}
 }
 
