@@ -196,7 +196,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 		t.Fatalf("CreateFactor with a token of the 0001 database: %v", err)
 	}
 	f.SID, f.CredentialSID, f.PublicKey = "YF2", "CR2", []byte{4, 5, 6}
-	if _, err := s.CreateFactor(ctx, e, f, "YK1"); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("CreateFactor with the same token again: error = %v, want one wrapping %v", err, store.ErrConflict)
+	if _, err := s.CreateFactor(ctx, e, f, "YK1"); !errors.Is(err, store.ErrUsed) {
+		t.Errorf("CreateFactor with the same token again: error = %v, want one wrapping %v", err, store.ErrUsed)
 	}
 }
