@@ -154,7 +154,7 @@ func (s *server) UpdateFactor(ctx context.Context, req verifyserver.UpdateFactor
 	}
 	b := req.Body
 	if b == nil {
-		b = &verifyserver.UpdateFactorFormdataRequestBody{}
+		b = &models.UpdateFactorFormdataRequestBody{}
 	}
 	if b.AuthPayload != nil {
 		if f.Verified {
@@ -270,7 +270,7 @@ func factor(f store.Factor, origin string) models.Factor {
 		DateUpdated:  &updated,
 		FriendlyName: &friendly,
 		Status:       status,
-		FactorType:   models.PushFactorTypePush,
+		FactorType:   models.Push,
 		Config: models.FactorConfig{
 			SdkVersion:           f.SdkVersion,
 			AppID:                f.AppID,

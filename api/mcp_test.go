@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -134,24 +135,60 @@ func TestMCPListTools(t *testing.T) {
 		}
 	}
 	fields := []string{"account_sid", "date_created", "entity_identity", "factor_friendly_name", "factor_type", "service_sid", "sid", "token", "ttl", "url"}
-	want := []toolShape{
-		{
+	factorFields := []string{"account_sid", "config", "date_created", "date_updated", "entity_sid", "factor_type", "friendly_name", "identity", "metadata", "service_sid", "sid", "status", "url"}
+	want := map[string]toolShape{
+		"create_access_token": {
 			Name:       "create_access_token",
 			Properties: []string{"factor_friendly_name", "factor_type", "identity", "service_sid", "ttl"},
 			Required:   []string{"factor_type", "identity", "service_sid"},
 			Output:     fields,
 		},
-		{
+		"fetch_access_token": {
 			Name:       "fetch_access_token",
 			Properties: []string{"service_sid", "sid"},
 			Required:   []string{"service_sid", "sid"},
 			Output:     fields,
 			ReadOnly:   true,
 		},
+		"create_new_factor": {
+			Name: "create_new_factor",
+			Properties: []string{"binding_alg", "binding_public_key", "config_app_id", "config_notification_platform",
+				"config_notification_token", "config_sdk_version", "factor_type", "friendly_name", "identity", "metadata", "service_sid"},
+			Required: []string{"factor_type", "friendly_name", "identity", "service_sid"},
+			Output:   append(slices.Clone(factorFields), "binding", "options"),
+		},
+		"list_entity": {
+			Name:       "list_entity",
+			Properties: []string{"page", "page_size", "page_token", "service_sid"},
+			Required:   []string{"service_sid"},
+			Output:     []string{"entities", "meta"},
+			ReadOnly:   true,
+		},
 	}
-	slices.SortFunc(got, func(a, b toolShape) int { return strings.Compare(a.Name, b.Name) })
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("ListTools mismatch (-want +got):\n%s", diff)
+	slices.Sort(want["create_new_factor"].Output)
+	// One tool per operation of the spec, made from it.
+	doc, err := verifyserver.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantNames, gotNames []string
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			wantNames = append(wantNames, snakeCase(op.OperationID))
+		}
+	}
+	for _, g := range got {
+		gotNames = append(gotNames, g.Name)
+		if w, ok := want[g.Name]; ok {
+			if diff := cmp.Diff(w, g); diff != "" {
+				t.Errorf("tool %s mismatch (-want +got):\n%s", g.Name, diff)
+			}
+		}
+	}
+	slices.Sort(wantNames)
+	slices.Sort(gotNames)
+	if diff := cmp.Diff(wantNames, gotNames); diff != "" {
+		t.Errorf("tools mismatch (-one per operation +listed):\n%s", diff)
 	}
 }
 
@@ -489,4 +526,17 @@ func sortedStrings(v any) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// snakeCase spells an operationId as its tool's name: CreateNewFactor is
+// create_new_factor.
+func snakeCase(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) && i > 0 {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }

@@ -777,7 +777,7 @@ func transcriptScript() []txStep {
 		get("404 unknown version /v1", "/v1/Services/{A.ServiceSID}/AccessTokens/YK<1>", authA),
 		get("404 unknown path /favicon.ico", "/favicon.ico", authA),
 		get("401 unknown path without Authorization", "/nope"),
-		txExchange{name: "404 POST to an unknown path", method: "POST", target: "/v2/Services/{A.ServiceSID}/Entities", header: []string{authA, formCT}, body: valid},
+		txExchange{name: "404 POST to an unknown path", method: "POST", target: "/v2/Services/{A.ServiceSID}/Unknowns", header: []string{authA, formCT}, body: valid},
 
 		get("405 GET on the create path", createA, authA),
 		txExchange{name: "405 PUT on the create path", method: "PUT", target: createA, header: []string{authA, formCT}, body: valid},

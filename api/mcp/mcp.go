@@ -389,6 +389,9 @@ func snake(s string) string {
 // resolved) to JSON Schema, as MCP output schemas are written: nullable
 // becomes a "null" type.
 func jsonSchema(s *openapi3.Schema) map[string]any {
+	if len(s.AllOf) > 0 {
+		return mergeAllOf(s)
+	}
 	m := map[string]any{}
 	if s.Type != nil {
 		types := s.Type.Slice()
@@ -444,6 +447,30 @@ func jsonSchema(s *openapi3.Schema) map[string]any {
 	}
 	if has := s.AdditionalProperties.Has; has != nil && !*has {
 		m["additionalProperties"] = false
+	}
+	return m
+}
+
+// mergeAllOf flattens an allOf of object schemas, the spec's way of saying
+// "a Factor with its binding", into one object schema.
+func mergeAllOf(s *openapi3.Schema) map[string]any {
+	props := map[string]any{}
+	var required []string
+	for _, part := range s.AllOf {
+		sub := jsonSchema(part.Value)
+		if p, ok := sub["properties"].(map[string]any); ok {
+			maps.Copy(props, p)
+		}
+		if r, ok := sub["required"].([]string); ok {
+			required = append(required, r...)
+		}
+	}
+	m := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		m["required"] = required
+	}
+	if s.Description != "" {
+		m["description"] = strings.TrimSpace(s.Description)
 	}
 	return m
 }

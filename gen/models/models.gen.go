@@ -24,10 +24,9 @@ func (e FactorBindingAlg) Valid() bool {
 
 // Defines values for FactorConfigNotificationPlatform.
 const (
-	FactorConfigNotificationPlatformApn         FactorConfigNotificationPlatform = "apn"
-	FactorConfigNotificationPlatformFcm         FactorConfigNotificationPlatform = "fcm"
-	FactorConfigNotificationPlatformLessThanNil FactorConfigNotificationPlatform = "<nil>"
-	FactorConfigNotificationPlatformNone        FactorConfigNotificationPlatform = "none"
+	FactorConfigNotificationPlatformApn  FactorConfigNotificationPlatform = "apn"
+	FactorConfigNotificationPlatformFcm  FactorConfigNotificationPlatform = "fcm"
+	FactorConfigNotificationPlatformNone FactorConfigNotificationPlatform = "none"
 )
 
 // Valid indicates whether the value is a known member of the FactorConfigNotificationPlatform enum.
@@ -36,8 +35,6 @@ func (e FactorConfigNotificationPlatform) Valid() bool {
 	case FactorConfigNotificationPlatformApn:
 		return true
 	case FactorConfigNotificationPlatformFcm:
-		return true
-	case FactorConfigNotificationPlatformLessThanNil:
 		return true
 	case FactorConfigNotificationPlatformNone:
 		return true
@@ -66,13 +63,13 @@ func (e FactorStatus) Valid() bool {
 
 // Defines values for FactorType.
 const (
-	FactorTypePush FactorType = "push"
+	Push FactorType = "push"
 )
 
 // Valid indicates whether the value is a known member of the FactorType enum.
 func (e FactorType) Valid() bool {
 	switch e {
-	case FactorTypePush:
+	case Push:
 		return true
 	default:
 		return false
@@ -100,21 +97,6 @@ func (e NotificationPlatform) Valid() bool {
 	}
 }
 
-// Defines values for PushFactorType.
-const (
-	PushFactorTypePush PushFactorType = "push"
-)
-
-// Valid indicates whether the value is a known member of the PushFactorType enum.
-func (e PushFactorType) Valid() bool {
-	switch e {
-	case PushFactorTypePush:
-		return true
-	default:
-		return false
-	}
-}
-
 // AccessToken The resource `verify.v2.service.access_token`. Every property is always sent;
 // nullable ones are `null` when they have no value (for example
 // `factor_friendly_name` when the create request left it out).
@@ -131,7 +113,7 @@ type AccessToken struct {
 	// FactorFriendlyName The friendly name of the factor; may contain PII.
 	FactorFriendlyName *string `json:"factor_friendly_name"`
 
-	// FactorType The type of factor the token enrolls. Only `push` is supported.
+	// FactorType The type of factor (the one an access token enrolls). Only `push` is supported.
 	FactorType FactorType `json:"factor_type"`
 
 	// ServiceSID The SID of the Verify service the access token belongs to.
@@ -156,7 +138,7 @@ type CreateAccessTokenRequest struct {
 	// characters of valid UTF-8 without control characters.
 	FactorFriendlyName *string `json:"FactorFriendlyName,omitempty"`
 
-	// FactorType The type of factor the token enrolls. Only `push` is supported.
+	// FactorType The type of factor (the one an access token enrolls). Only `push` is supported.
 	FactorType FactorType `json:"FactorType"`
 
 	// Identity The unique external identifier of the entity, for example a UUID, GUID or SID.
@@ -197,8 +179,8 @@ type CreateNewFactorRequest struct {
 	// ConfigSdkVersion The version of the SDK.
 	ConfigSdkVersion *string `json:"Config.SdkVersion,omitempty"`
 
-	// FactorType The type of factor. Only `push` is supported.
-	FactorType PushFactorType `json:"FactorType"`
+	// FactorType The type of factor (the one an access token enrolls). Only `push` is supported.
+	FactorType FactorType `json:"FactorType"`
 
 	// FriendlyName The name of the factor, such as the device's name; up to 64 characters.
 	FriendlyName string `json:"FriendlyName"`
@@ -278,9 +260,9 @@ type Factor struct {
 	DateUpdated *time.Time   `json:"date_updated"`
 	EntitySID   *string      `json:"entity_sid"`
 
-	// FactorType The type of factor. Only `push` is supported.
-	FactorType   PushFactorType `json:"factor_type"`
-	FriendlyName *string        `json:"friendly_name"`
+	// FactorType The type of factor (the one an access token enrolls). Only `push` is supported.
+	FactorType   FactorType `json:"factor_type"`
+	FriendlyName *string    `json:"friendly_name"`
 
 	// Identity The Identity of the entity that holds the factor.
 	Identity *string `json:"identity"`
@@ -330,7 +312,7 @@ type FactorList struct {
 // FactorStatus Whether the device proved it holds the factor's key.
 type FactorStatus string
 
-// FactorType The type of factor the token enrolls. Only `push` is supported.
+// FactorType The type of factor (the one an access token enrolls). Only `push` is supported.
 type FactorType string
 
 // ListMeta Where a page of a list is, and the URLs of its neighbours.
@@ -371,9 +353,9 @@ type NewFactor struct {
 	DateUpdated *time.Time   `json:"date_updated"`
 	EntitySID   *string      `json:"entity_sid"`
 
-	// FactorType The type of factor. Only `push` is supported.
-	FactorType   PushFactorType `json:"factor_type"`
-	FriendlyName *string        `json:"friendly_name"`
+	// FactorType The type of factor (the one an access token enrolls). Only `push` is supported.
+	FactorType   FactorType `json:"factor_type"`
+	FriendlyName *string    `json:"friendly_name"`
 
 	// Identity The Identity of the entity that holds the factor.
 	Identity *string `json:"identity"`
@@ -395,9 +377,6 @@ type NewFactor struct {
 
 // NotificationPlatform How the device receives pushes; `none` when it polls instead.
 type NotificationPlatform string
-
-// PushFactorType The type of factor. Only `push` is supported.
-type PushFactorType string
 
 // UpdateFactorRequest The form fields of UpdateFactor. The SDKs send `Config.AppId` too, which Twilio's own spec leaves out.
 type UpdateFactorRequest struct {

@@ -344,6 +344,10 @@ func (a *Authenticator) enrollment(jwe string) (Principal, bool) {
 // refused; past it, the 401's Date header lets the SDK correct its clock.
 const deviceLeeway = time.Minute
 
+// maxDeviceJWTLife bounds how long, in seconds, a device JWT may be valid:
+// the SDKs make each for 600 s; a key holder cannot mint one for years.
+const maxDeviceJWTLife = 3600
+
 // device checks a device JWT: its kid names a factor's credential, whose
 // key must have signed it, for the factor's account, within its time.
 func (a *Authenticator) device(ctx context.Context, r *http.Request, jwt string) (Principal, error) {
@@ -362,7 +366,8 @@ func (a *Authenticator) device(ctx context.Context, r *http.Request, jwt string)
 			return Principal{}, false
 		}
 		pub, perr := token.ParseDERPublicKey(f.PublicKey)
-		if perr != nil || parsed.Verify(pub, a.now(), deviceLeeway) != nil || parsed.Subject != f.AccountSID {
+		if perr != nil || parsed.Verify(pub, a.now(), deviceLeeway) != nil || parsed.Subject != f.AccountSID ||
+			parsed.ExpiresAt-parsed.NotBefore > maxDeviceJWTLife {
 			return Principal{}, false
 		}
 		return Principal{Scheme: SchemeDevice, AccountSID: f.AccountSID, CredentialSID: f.CredentialSID,

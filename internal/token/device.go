@@ -85,26 +85,37 @@ func ParsePublicKey(b64 string) (*ecdsa.PublicKey, []byte, error) {
 	if err != nil || strictStd.EncodeToString(der) != b64 {
 		return nil, nil, invalidKey("not canonical standard base64")
 	}
+	ec, err := ParseDERPublicKey(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ec, der, nil
+}
+
+// ParseDERPublicKey parses a P-256 public key from its DER
+// SubjectPublicKeyInfo, in its one canonical encoding, as ParsePublicKey
+// does after decoding Base64; the store keeps factors' keys so.
+func ParseDERPublicKey(der []byte) (*ecdsa.PublicKey, error) {
 	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
 		// x509's errors name the ASN.1 at fault, not the input; still,
 		// a fixed reason keeps the message short and stable.
-		return nil, nil, invalidKey("not a der subjectpublickeyinfo")
+		return nil, invalidKey("not a der subjectpublickeyinfo")
 	}
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, nil, invalidKey("not an ecdsa key")
+		return nil, invalidKey("not an ecdsa key")
 	}
 	if ec.Curve != elliptic.P256() {
-		return nil, nil, invalidKey("not a p-256 key")
+		return nil, invalidKey("not a p-256 key")
 	}
 	// encoding/asn1 tolerates a few non-DER forms; the key must be sent in
 	// the one encoding, since its bytes identify the factor's binding.
 	canonical, err := x509.MarshalPKIXPublicKey(ec)
 	if err != nil || !bytes.Equal(canonical, der) {
-		return nil, nil, invalidKey("not the canonical der encoding")
+		return nil, invalidKey("not the canonical der encoding")
 	}
-	return ec, der, nil
+	return ec, nil
 }
 
 // VerifyFactorSignature reports whether authPayload, the AuthPayload of a
