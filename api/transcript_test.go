@@ -726,7 +726,7 @@ func transcriptScript() []txStep {
 		bad("FactorFriendlyName repeated", valid+"&FactorFriendlyName=a&FactorFriendlyName=b"),
 		bad("malformed escape (%zz)", "FactorType=push&Identity=%zz"),
 		bad("lone percent sign", valid+"&%"),
-		bad("semicolon separator", "FactorType=push;Identity=abcdefgh"),
+		bad("semicolon is a character, not a separator: FactorType is push;Identity=abcdefgh", "FactorType=push;Identity=abcdefgh"),
 		bad("empty field name", valid+"&=x"),
 		create("create: empty pairs between '&'", "FactorType=push&&Identity=abcdefgh&"),
 		txExchange{name: "400 JSON body", method: "POST", target: createA, header: []string{authA, "Content-Type: application/json"},

@@ -132,18 +132,10 @@ func New(st store.Store, cfg Config) *Authenticator {
 	return a
 }
 
-// Authenticate returns who r authenticated as. It returns
-// ErrUnauthenticated for missing or wrong credentials, a *LimitedError
-// when the client must wait, or an error of the store (wrapping
-// store.ErrUnavailable) when the credential could not be looked up. A
-// request without an Authorization header guesses nothing and is not
-// counted as a failure.
-func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (Principal, error) {
-	header := r.Header.Get("Authorization")
-	if header == "" {
-		return Principal{}, ErrUnauthenticated
-	}
-	user, pass, ok := r.BasicAuth()
+// account checks the Basic credentials user:pass (ok when r carried
+// any) as an Account SID with its auth token or an API key SID with its
+// secret.
+func (a *Authenticator) account(ctx context.Context, r *http.Request, user, pass string, ok bool) (Principal, error) {
 	cred := ""
 	if ok && (sid.Valid(sid.Account, user) || sid.Valid(sid.APIKey, user)) {
 		cred = user
@@ -268,7 +260,7 @@ func (a *Authenticator) Middleware(schemes func(echo.Context) []string) echo.Mid
 				return next(c)
 			}
 			r := c.Request()
-			p, err := a.authenticateAny(r.Context(), r, accepted)
+			p, err := a.Authenticate(r.Context(), r, accepted)
 			if err != nil {
 				return err
 			}
@@ -280,10 +272,19 @@ func (a *Authenticator) Middleware(schemes func(echo.Context) []string) echo.Mid
 	}
 }
 
-// authenticateAny authenticates r with one of the accepted schemes: the
-// username "token" names the token schemes, any other the account scheme.
-func (a *Authenticator) authenticateAny(ctx context.Context, r *http.Request, accepted []string) (Principal, error) {
-	if user, pass, ok := r.BasicAuth(); ok && user == tokenUser {
+// Authenticate returns who r authenticated as, with one of the accepted
+// security schemes: the username "token" names the token schemes, any
+// other the account scheme. It returns ErrUnauthenticated for missing or
+// wrong credentials, a *LimitedError when the client must wait, or an
+// error of the store (wrapping store.ErrUnavailable) when the credential
+// could not be looked up. A request without an Authorization header
+// guesses nothing and is not counted as a failure.
+func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, accepted []string) (Principal, error) {
+	if r.Header.Get("Authorization") == "" {
+		return Principal{}, ErrUnauthenticated
+	}
+	user, pass, ok := r.BasicAuth()
+	if ok && user == tokenUser {
 		switch {
 		case slices.Contains(accepted, SchemeEnrollment):
 			return a.limited(r, func() (Principal, bool) { return a.enrollment(pass) })
@@ -294,7 +295,7 @@ func (a *Authenticator) authenticateAny(ctx context.Context, r *http.Request, ac
 	if !slices.Contains(accepted, SchemeAccount) {
 		return a.limited(r, func() (Principal, bool) { return Principal{}, false })
 	}
-	return a.Authenticate(ctx, r)
+	return a.account(ctx, r, user, pass, ok)
 }
 
 // limited runs check as a credential of the token schemes, under the
@@ -313,8 +314,7 @@ func (a *Authenticator) limited(r *http.Request, check func() (Principal, bool))
 		}
 		return p, nil
 	}
-	k := key{client: clientOf(r, a.trustXFF), cred: tokenUser}
-	valid, wait := a.limit.check(k, verify)
+	valid, wait := a.limit.check(a.tokenKey(r), verify)
 	if wait > 0 {
 		return Principal{}, &LimitedError{RetryAfter: wait}
 	}
@@ -322,6 +322,12 @@ func (a *Authenticator) limited(r *http.Request, check func() (Principal, bool))
 		return Principal{}, ErrUnauthenticated
 	}
 	return p, nil
+}
+
+// tokenKey is the limiter's key of r's token credentials: all of a
+// client's share one allowance.
+func (a *Authenticator) tokenKey(r *http.Request) key {
+	return key{client: clientOf(r, a.trustXFF), cred: tokenUser}
 }
 
 // enrollment checks an access token presented to enroll a factor: it must
@@ -351,6 +357,12 @@ const maxDeviceJWTLife = 3600
 // device checks a device JWT: its kid names a factor's credential, whose
 // key must have signed it, for the factor's account, within its time.
 func (a *Authenticator) device(ctx context.Context, r *http.Request, jwt string) (Principal, error) {
+	if a.limit != nil {
+		// A client past its allowance costs no store lookup.
+		if wait := a.limit.wait(a.tokenKey(r)); wait > 0 {
+			return Principal{}, &LimitedError{RetryAfter: wait}
+		}
+	}
 	parsed, err := token.ParseDeviceJWT(jwt)
 	var f store.Factor
 	if err == nil {
