@@ -22,7 +22,7 @@ Flags:
   --device FILE         the device, as 'device enroll' saved it (required)
   -o FORMAT             json (default): {"flavor":…,"base_url":…,"factor":{…},…},
                         indented on a terminal; table: one "key: value" line
-                        per field, empty for a device without a factor
+                        per field, the factor's empty for a device without one
 
 Example:
   verifyctl device show --device phone.json -o table
