@@ -1,7 +1,9 @@
 package verifydtest_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +13,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/verifykit/verifykit/device"
+	"github.com/verifykit/verifykit/verify"
 	"github.com/verifykit/verifykit/verifydtest"
 )
 
@@ -60,6 +64,59 @@ func ExampleStart() {
 	// 201 Created
 	// user-0001 60
 	// user-0001 push 1m0s
+}
+
+// testPushEnrollment is a test as you would write it in your own code, as
+// func TestPushEnrollment(t *testing.T): the backend creates an access
+// token, and a simulated phone (package device) enrolls with it and
+// verifies its factor, as an app with the Verify Push SDK does.
+func testPushEnrollment(t testing.TB) {
+	s := verifydtest.Start(t)
+	ctx := context.Background()
+	backend, err := verify.NewClient(verify.Config{AccountSID: s.AccountSID, AuthToken: s.AuthToken, BaseURL: s.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := backend.CreateAccessToken(ctx, s.ServiceSID, verify.CreateParams{Identity: "user-0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	phone, err := device.New(device.WithBaseURL(s.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := phone.Enroll(ctx, s.ServiceSID, "user-0001", *tok.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(f.Identity, f.Status)
+	if f, err = phone.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(f.Identity, f.Status)
+
+	// The token enrolls once.
+	other, err := device.New(device.WithBaseURL(s.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.Enroll(ctx, s.ServiceSID, "user-0001", *tok.Token)
+	var derr *device.Error
+	if !errors.As(err, &derr) {
+		t.Fatalf("second Enroll: %v, want a *device.Error", err)
+	}
+	fmt.Println(derr.Status, derr.Code, derr.Message)
+}
+
+func ExampleStart_device() {
+	if log, failed := runTest(testPushEnrollment); failed {
+		fmt.Print(log)
+	}
+	// Output:
+	// user-0001 unverified
+	// user-0001 verified
+	// 401 20003 Authenticate
 }
 
 // runTest runs test the way go test runs a test function: in a goroutine

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/verifykit/verifykit/device"
 	"github.com/verifykit/verifykit/verify"
 )
 
@@ -25,10 +26,12 @@ const exitCodesHelp = `verifyctl exits with one of these statuses:
      network, a file or the token itself failed
   2  usage error: a command, flag, argument or setting is missing or
      malformed; the message names the flag and what it wants
-  3  not found: the API answered 404 (code 20404); the service or access
-     token does not exist, or belongs to another account
+  3  not found: the API answered 404 (such as code 20404); the service,
+     access token, entity or factor does not exist, or belongs to another
+     account
   4  authentication failed: the API answered 401 (code 20003); the
-     credentials are wrong
+     credentials are wrong, or the device's access token is used, expired
+     or for another identity, or its factor no longer takes its JWTs
 
 On failure verifyctl prints one line to stderr, such as
   verifyctl: 20404 The requested resource /v2/Services/VA…/AccessTokens/YK… was not found (request RQ…)
@@ -62,6 +65,7 @@ func describe(err error) (code int, line string) {
 		uerr *usageError
 		cerr *verify.ConfigError
 		verr *verify.Error
+		derr *device.Error
 	)
 	switch {
 	case err == nil, errors.Is(err, errHelpShown):
@@ -71,23 +75,31 @@ func describe(err error) (code int, line string) {
 	case errors.As(err, &cerr):
 		return exitUsage, settingName(cerr.Field) + ": " + cerr.Problem
 	case errors.As(err, &verr):
-		line := fmt.Sprintf("%d %s", verr.Code, verr.Message)
-		if verr.Code == 0 {
-			line = fmt.Sprintf("HTTP %d %s", verr.Status, verr.Message)
-		}
-		if verr.RequestID != "" {
-			// The id finds the request in the server's log, or at Twilio support.
-			line += " (request " + verr.RequestID + ")"
-		}
-		switch verr.Status {
-		case http.StatusNotFound:
-			return exitNotFound, line
-		case http.StatusUnauthorized:
-			return exitAuth, line
-		}
-		return exitFailure, line
+		return describeAPI(verr.Status, verr.Code, verr.Message, verr.RequestID)
+	case errors.As(err, &derr):
+		// The device commands' answers from the API, as the phone saw them.
+		return describeAPI(derr.Status, derr.Code, derr.Message, derr.RequestID)
 	}
 	return exitFailure, err.Error()
+}
+
+// describeAPI maps an error answer of the API to its exit status and line.
+func describeAPI(status, code int, message, requestID string) (int, string) {
+	line := fmt.Sprintf("%d %s", code, message)
+	if code == 0 {
+		line = fmt.Sprintf("HTTP %d %s", status, message)
+	}
+	if requestID != "" {
+		// The id finds the request in the server's log, or at Twilio support.
+		line += " (request " + requestID + ")"
+	}
+	switch status {
+	case http.StatusNotFound:
+		return exitNotFound, line
+	case http.StatusUnauthorized:
+		return exitAuth, line
+	}
+	return exitFailure, line
 }
 
 // settingName names a verify.Config field the way the user set it: as a

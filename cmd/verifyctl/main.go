@@ -1,6 +1,9 @@
 // Command verifyctl is the command-line client of the Twilio Verify v2
 // Access Tokens API, for Twilio itself and for verifyd alike. It creates and
-// fetches access tokens, and inspects the tokens themselves.
+// fetches access tokens, and inspects the tokens themselves. Its device
+// commands act as a phone running the Verify Push SDK (package device):
+// they enroll a push factor with an access token and verify it, keeping the
+// phone's key in a file between runs.
 //
 // Run `verifyctl help` for the commands, `verifyctl help exit-codes` for the
 // exit statuses, and `verifyctl help environment` for the environment
@@ -84,6 +87,9 @@ func commands() []command {
 		{"access-tokens create", "Create an access token", createUsage, runCreate},
 		{"access-tokens fetch", "Fetch an access token", fetchUsage, runFetch},
 		{"token inspect", "Show an access token's header, and its claims given the key", inspectUsage, runInspect},
+		{"device enroll", "Enroll a simulated phone with an access token", enrollUsage, runEnroll},
+		{"device verify", "Verify a simulated phone's push factor", verifyUsage, runVerify},
+		{"device show", "Show a device file, without its private key", showUsage, runShow},
 	}
 }
 
@@ -170,7 +176,8 @@ func (a *app) help(topic []string) error {
 func rootUsage() string {
 	var b strings.Builder
 	b.WriteString(`verifyctl is a command-line client for the Twilio Verify v2 Access Tokens API,
-as served by Twilio or by verifyd.
+as served by Twilio or by verifyd. Its device commands act as a phone running
+the Verify Push SDK, to enroll and verify push factors without a phone.
 
 Usage:
   verifyctl <command> [flags]
@@ -227,6 +234,14 @@ environment are ignored and the flags alone say which kind is used.
 VERIFYKIT_TOKEN_KEYS holds what a key file holds (see 'verifyctl token inspect
 --help'), such as the output of 'verifyd admin keys export'; with --key, the
 file is read instead.
+
+The device commands read no credentials: a simulated phone has none but
+the access token it enrolls with (--token, or - for stdin) and then its own
+key, which signs its requests. device enroll reads VERIFYKIT_BASE_URL (or
+--base-url; else https://verify.twilio.com, the SDKs' built-in URL) and
+saves the base URL in the device file; device verify uses the saved one, and
+reads no variable: only its --base-url replaces it. TWILIO_EDGE and
+TWILIO_REGION do not apply to them, as the SDKs have one URL built in.
 
 Prefer the environment for secrets: command-line arguments show up in ps
 output and in shell history.

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/verifykit/verifykit/device"
 	"github.com/verifykit/verifykit/verify"
 )
 
@@ -169,6 +170,128 @@ func TestParseInspect(t *testing.T) {
 	}
 }
 
+func TestParseDeviceEnroll(t *testing.T) {
+	base := []string{"--device", "phone.json", "--service", testVA, "--identity", "user-0001", "--token", "-"}
+	with := func(more ...string) []string { return append(append([]string(nil), base...), more...) }
+	defaults := func(edit func(*enrollOptions)) *enrollOptions {
+		o := &enrollOptions{
+			printOptions: printOptions{Output: "json"},
+			File:         "phone.json",
+			ServiceSID:   testVA,
+			Identity:     "user-0001",
+			Token:        "-",
+			BaseURL:      "https://verify.twilio.com",
+			Flavor:       "android",
+		}
+		if edit != nil {
+			edit(o)
+		}
+		return o
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    *enrollOptions
+		wantErr string
+	}{
+		{name: "defaults", args: base, want: defaults(nil)},
+		{name: "base URL from the environment", env: map[string]string{"VERIFYKIT_BASE_URL": "http://127.0.0.1:8080"}, args: base,
+			want: defaults(func(o *enrollOptions) { o.BaseURL = "http://127.0.0.1:8080" })},
+		{name: "base URL flag wins", env: map[string]string{"VERIFYKIT_BASE_URL": "http://127.0.0.1:8080"}, args: with("--base-url", "http://127.0.0.1:9090"),
+			want: defaults(func(o *enrollOptions) { o.BaseURL = "http://127.0.0.1:9090" })},
+		{name: "credentials are not read", env: map[string]string{"TWILIO_ACCOUNT_SID": testAC, "TWILIO_AUTH_TOKEN": "x", "TWILIO_EDGE": "sydney"}, args: base, want: defaults(nil)},
+		{
+			name: "every flag",
+			args: []string{"--device", "d.json", "--force", "--service", testVA, "--identity", "user-0001", "--token", "eyJ.x", "--flavor", "ios",
+				"--friendly-name", "John Doe iPhone", "--platform", "apn", "--push-token", "apns-token", "--base-url", "http://127.0.0.1:8080", "-o", "table"},
+			want: &enrollOptions{
+				printOptions: printOptions{Output: "table"}, File: "d.json", Force: true, ServiceSID: testVA, Identity: "user-0001", Token: "eyJ.x",
+				BaseURL: "http://127.0.0.1:8080", Flavor: "ios", FriendlyName: "John Doe iPhone", Platform: "apn", PushToken: "apns-token",
+			},
+		},
+		{name: "push token without platform", args: with("--push-token", "fcm-token"), want: defaults(func(o *enrollOptions) { o.PushToken = "fcm-token" })},
+		{name: "no device", args: base[2:], wantErr: "--device: missing; want the file that holds the simulated device"},
+		{name: "no service", args: []string{"--device", "d", "--identity", "user-0001", "--token", "-"}, wantErr: "--service: missing; want VA followed by 32 hex digits"},
+		{name: "no identity", args: []string{"--device", "d", "--service", testVA, "--token", "-"}, wantErr: "--identity: missing; want the entity the access token was created for"},
+		{name: "bad identity", args: []string{"--device", "d", "--service", testVA, "--identity", "bob", "--token", "-"}, wantErr: "--identity: want 8 to 64 letters and digits, with single dashes between them"},
+		{name: "no token", args: base[:6], wantErr: "--token: missing; give the access token, or - to read it from stdin"},
+		{name: "flavor", args: with("--flavor", "Android"), wantErr: "--flavor: want android or ios"},
+		{name: "friendly name of 65 runes", args: with("--friendly-name", strings.Repeat("é", 65)), wantErr: "--friendly-name: want at most 64 characters, none of them control characters"},
+		{name: "friendly name with a newline", args: with("--friendly-name", "a\nb"), wantErr: "--friendly-name: want at most 64 characters, none of them control characters"},
+		{name: "platform", args: with("--platform", "gcm"), wantErr: "--platform: want none, fcm or apn"},
+		{name: "platform without token", args: with("--platform", "fcm"), wantErr: "--push-token: missing; --platform fcm wants the phone's registration token"},
+		{name: "token with platform none", args: with("--platform", "none", "--push-token", "t"), wantErr: "--push-token: not sent with --platform none"},
+		{name: "push token too long", args: with("--push-token", strings.Repeat("t", 256)), wantErr: "--push-token: want at most 255 bytes"},
+		{name: "bad base URL flag", args: with("--base-url", "127.0.0.1:8080"), wantErr: "--base-url: want an absolute http or https URL without user, query or fragment"},
+		{name: "bad base URL variable", env: map[string]string{"VERIFYKIT_BASE_URL": "http://u:p@127.0.0.1"}, args: base,
+			wantErr: "--base-url (or VERIFYKIT_BASE_URL): want an absolute http or https URL without user, query or fragment"},
+		{name: "output", args: with("-o", "yaml"), wantErr: "-o: want json or table"},
+		{name: "account flags are not the device's", args: with("--account-sid", testAC), wantErr: "unknown flag --account-sid; run 'verifyctl device enroll --help' for usage"},
+		{name: "positional", args: with("now"), wantErr: `unexpected argument "now"; every input is a flag`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseEnroll(testApp(tc.env), tc.args)
+			if errText(err) != tc.wantErr {
+				t.Fatalf("parseEnroll(%q) error = %v, want %q", tc.args, err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(enrollOptions{}), cmpopts.IgnoreFields(enrollOptions{}, "In"), cmpopts.IgnoreFields(printOptions{}, "Out")); diff != "" {
+				t.Errorf("parseEnroll(%q) mismatch (-want +got):\n%s", tc.args, diff)
+			}
+		})
+	}
+}
+
+func TestParseDeviceVerifyAndShow(t *testing.T) {
+	// The variable that device enroll reads is ignored here: the file says
+	// where its factor lives.
+	env := map[string]string{"VERIFYKIT_BASE_URL": "http://127.0.0.1:8080"}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    *verifyOptions
+		wantErr string
+	}{
+		{name: "defaults", args: []string{"--device", "d.json"}, want: &verifyOptions{printOptions: printOptions{Output: "json"}, File: "d.json"}},
+		{name: "base URL flag", args: []string{"--device", "d.json", "--base-url", "http://127.0.0.1:9090/", "-o", "table"},
+			want: &verifyOptions{printOptions: printOptions{Output: "table"}, File: "d.json", BaseURL: "http://127.0.0.1:9090/"}},
+		{name: "empty base URL flag", args: []string{"--device", "d.json", "--base-url", ""}, wantErr: "--base-url: want an absolute http or https URL without user, query or fragment"},
+		{name: "no device", args: nil, wantErr: "--device: missing; want the file that holds the simulated device"},
+		{name: "positional", args: []string{"d.json"}, wantErr: `unexpected argument "d.json"; every input is a flag`},
+	} {
+		t.Run("verify "+tc.name, func(t *testing.T) {
+			got, err := parseVerify(testApp(env), tc.args)
+			if errText(err) != tc.wantErr {
+				t.Fatalf("parseVerify(%q) error = %v, want %q", tc.args, err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(verifyOptions{}), cmpopts.IgnoreFields(printOptions{}, "Out")); diff != "" {
+				t.Errorf("parseVerify(%q) mismatch (-want +got):\n%s", tc.args, diff)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    *showOptions
+		wantErr string
+	}{
+		{name: "defaults", args: []string{"--device", "d.json"}, want: &showOptions{printOptions: printOptions{Output: "json"}, File: "d.json"}},
+		{name: "table", args: []string{"-o", "table", "--device", "d.json"}, want: &showOptions{printOptions: printOptions{Output: "table"}, File: "d.json"}},
+		{name: "no device", args: []string{"-o", "table"}, wantErr: "--device: missing; want the file that holds the simulated device"},
+		{name: "no base URL", args: []string{"--device", "d.json", "--base-url", "http://127.0.0.1:9090"}, wantErr: "unknown flag --base-url; run 'verifyctl device show --help' for usage"},
+	} {
+		t.Run("show "+tc.name, func(t *testing.T) {
+			got, err := parseShow(testApp(env), tc.args)
+			if errText(err) != tc.wantErr {
+				t.Fatalf("parseShow(%q) error = %v, want %q", tc.args, err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(showOptions{}), cmpopts.IgnoreFields(printOptions{}, "Out")); diff != "" {
+				t.Errorf("parseShow(%q) mismatch (-want +got):\n%s", tc.args, diff)
+			}
+		})
+	}
+}
+
 func TestConfigFromFlagsAndEnv(t *testing.T) {
 	env := map[string]string{
 		"TWILIO_ACCOUNT_SID": testAC,
@@ -241,6 +364,12 @@ func TestDescribe(t *testing.T) {
 		{"too many requests", &verify.Error{Code: 20429, Message: "Too Many Requests", Status: http.StatusTooManyRequests}, exitFailure, "20429 Too Many Requests"},
 		{"no Twilio code", &verify.Error{Message: "Bad Gateway", Status: http.StatusBadGateway}, exitFailure, "HTTP 502 Bad Gateway"},
 		{"with a request id", &verify.Error{Code: 20003, Message: "Authenticate", Status: http.StatusUnauthorized, RequestID: "RQ0123456789abcdef0123456789abcdef"}, exitAuth, "20003 Authenticate (request RQ0123456789abcdef0123456789abcdef)"},
+		{"device unauthorized", fmt.Errorf("device: enroll: %w", &device.Error{Code: 20003, Message: "Authenticate", Status: http.StatusUnauthorized, RequestID: "RQ0123456789abcdef0123456789abcdef"}),
+			exitAuth, "20003 Authenticate (request RQ0123456789abcdef0123456789abcdef)"},
+		{"device not found", &device.Error{Code: 60390, Message: "Factor not found", Status: http.StatusNotFound}, exitNotFound, "60390 Factor not found"},
+		{"device forbidden", fmt.Errorf("device: verify: %w", &device.Error{Code: 60311, Message: "Invalid signature", Status: http.StatusForbidden}), exitFailure, "60311 Invalid signature"},
+		{"device, no Twilio code", &device.Error{Message: "Bad Gateway", Status: http.StatusBadGateway}, exitFailure, "HTTP 502 Bad Gateway"},
+		{"device not enrolled", device.ErrNotEnrolled, exitFailure, "device: not enrolled"},
 		{"interrupted", fmt.Errorf("fetch access token: %w", context.Canceled), exitFailure, "fetch access token: context canceled"},
 		{"other", errors.New("read token from stdin: EOF"), exitFailure, "read token from stdin: EOF"},
 	} {

@@ -123,6 +123,12 @@ var (
 	timestamp  = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
 	unixTime   = regexp.MustCompile(`("?(?:iat|exp)"?:\s*)\d{10}`)
 	requestID  = regexp.MustCompile(`RQ[0-9a-f]{32}`)
+	// What the device commands create: factors, entities, credentials, and
+	// the devices' public keys (Base64 of a DER SubjectPublicKeyInfo).
+	factorSID     = regexp.MustCompile(`YF[0-9a-f]{32}`)
+	entitySID     = regexp.MustCompile(`YE[0-9a-f]{32}`)
+	credentialSID = regexp.MustCompile(`CR[0-9a-f]{32}`)
+	publicKey     = regexp.MustCompile(`MFkw[A-Za-z0-9+/]+=*`)
 )
 
 // mask replaces what changes between runs with placeholders.
@@ -137,6 +143,10 @@ func (f *fixture) mask(s string) string {
 	s = createdJWE.ReplaceAllString(s, "<new-token>")
 	s = timestamp.ReplaceAllString(s, "<date>")
 	s = requestID.ReplaceAllString(s, "<request-id>")
+	s = factorSID.ReplaceAllString(s, "<factor-sid>")
+	s = entitySID.ReplaceAllString(s, "<entity-sid>")
+	s = credentialSID.ReplaceAllString(s, "<credential-sid>")
+	s = publicKey.ReplaceAllString(s, "<public-key>")
 	return unixTime.ReplaceAllString(s, "${1}<unix>")
 }
 
@@ -197,6 +207,7 @@ func TestGolden(t *testing.T) {
 	const identity = "ff483d1ff591898a9942916050d2ca3f"
 	create := []string{"access-tokens", "create", "--service", "{service}", "--identity", identity}
 	with := func(base []string, more ...string) []string { return append(append([]string(nil), base...), more...) }
+	enroll := []string{"device", "enroll", "--service", "{service}", "--identity", identity, "--device", "{files}/phone.json", "--token", "-"}
 
 	for _, tc := range []struct {
 		name     string
@@ -260,6 +271,10 @@ func TestGolden(t *testing.T) {
 		{name: "help_create_after_flags", env: authTokenEnv, args: with(create, "-h")},
 		{name: "help_fetch", args: []string{"help", "access-tokens", "fetch"}},
 		{name: "help_inspect", args: []string{"token", "inspect", "-help"}},
+		{name: "help_device", args: []string{"device", "--help"}},
+		{name: "help_device_enroll", args: []string{"device", "enroll", "--help"}},
+		{name: "help_device_verify", args: []string{"help", "device", "verify"}},
+		{name: "help_device_show", args: []string{"device", "show", "-h"}},
 		{name: "help_unknown_topic", args: []string{"help", "tokens"}, wantCode: exitUsage},
 		{name: "version", args: []string{"version"}},
 
@@ -281,28 +296,55 @@ func TestGolden(t *testing.T) {
 		{name: "inspect_missing_token", args: []string{"token", "inspect", "--key", "{files}/key.json"}, wantCode: exitUsage},
 		{name: "inspect_two_tokens", args: []string{"token", "inspect", "{token}", "{token}"}, wantCode: exitUsage},
 		{name: "inspect_data_dir_removed", args: []string{"token", "inspect", "--data-dir", "{data-dir}", "{token}"}, wantCode: exitUsage},
+
+		// device: usage errors (the device commands' runs are in
+		// TestDeviceGolden)
+		{name: "usage_device_missing_file", env: baseURLEnv, args: []string{"device", "verify"}, wantCode: exitUsage},
+		{name: "usage_device_missing_token", env: baseURLEnv, args: with(enroll[:6], "--device", "{files}/phone.json"), wantCode: exitUsage},
+		{name: "usage_device_bad_flavor", env: baseURLEnv, args: with(enroll, "--flavor", "windows"), wantCode: exitUsage},
+		{name: "usage_device_platform_without_token", env: baseURLEnv, args: with(enroll, "--platform", "apn"), wantCode: exitUsage},
+		{name: "usage_device_token_with_platform_none", env: baseURLEnv, args: with(enroll, "--platform", "none", "--push-token", "t"), wantCode: exitUsage},
+		{name: "usage_device_bad_base_url_env", env: map[string]string{"VERIFYKIT_BASE_URL": "127.0.0.1:8080"}, args: enroll, wantCode: exitUsage},
+		{name: "usage_device_bad_base_url", env: baseURLEnv, args: []string{"device", "verify", "--device", "{files}/phone.json", "--base-url", ""}, wantCode: exitUsage},
+		{name: "usage_device_show_base_url", args: []string{"device", "show", "--device", "{files}/phone.json", "--base-url", "{url}"}, wantCode: exitUsage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := f.expand(t, tc.args)
-			var stdout, stderr bytes.Buffer
-			a := &app{
-				getenv:     f.env(t, tc.env),
-				stdin:      strings.NewReader(f.expand(t, []string{tc.stdin})[0]),
-				stdout:     &stdout,
-				stderr:     &stderr,
-				isTerminal: func(io.Writer) bool { return tc.terminal },
-			}
-			code := a.main(context.Background(), append([]string{"verifyctl"}, args...))
-			if code != tc.wantCode {
-				t.Errorf("verifyctl %s: exit status %d, want %d (stderr %q)", strings.Join(tc.args, " "), code, tc.wantCode, stderr.String())
-			}
-			if n := strings.Count(stderr.String(), "\n"); n > 1 {
-				t.Errorf("verifyctl %s: stderr has %d lines, want at most one", strings.Join(tc.args, " "), n)
-			}
-			got := f.mask(golden(args, code, stdout.String(), stderr.String()))
-			checkGolden(t, tc.name, got)
+			f.checkRun(t, tc.name, tc.env, tc.args, tc.stdin, tc.terminal, tc.wantCode)
 		})
 	}
+}
+
+// run runs verifyctl with args and stdin, after expanding placeholders,
+// in the environment env, and returns the expanded args, the exit status
+// and the output.
+func (f *fixture) run(t *testing.T, env map[string]string, args []string, stdin string, terminal bool) (expanded []string, code int, stdout, stderr string) {
+	t.Helper()
+	expanded = f.expand(t, args)
+	var out, errOut bytes.Buffer
+	a := &app{
+		getenv:     f.env(t, env),
+		stdin:      strings.NewReader(f.expand(t, []string{stdin})[0]),
+		stdout:     &out,
+		stderr:     &errOut,
+		isTerminal: func(io.Writer) bool { return terminal },
+	}
+	code = a.main(context.Background(), append([]string{"verifyctl"}, expanded...))
+	return expanded, code, out.String(), errOut.String()
+}
+
+// checkRun runs verifyctl as run does, checks its exit status and that
+// stderr has at most one line, and compares the masked run with
+// testdata/name.golden.
+func (f *fixture) checkRun(t *testing.T, name string, env map[string]string, args []string, stdin string, terminal bool, wantCode int) {
+	t.Helper()
+	expanded, code, stdout, stderr := f.run(t, env, args, stdin, terminal)
+	if code != wantCode {
+		t.Errorf("verifyctl %s: exit status %d, want %d (stderr %q)", strings.Join(args, " "), code, wantCode, stderr)
+	}
+	if n := strings.Count(stderr, "\n"); n > 1 {
+		t.Errorf("verifyctl %s: stderr has %d lines, want at most one", strings.Join(args, " "), n)
+	}
+	checkGolden(t, name, f.mask(golden(expanded, code, stdout, stderr)))
 }
 
 // checkGolden compares got with testdata/name.golden, or rewrites the file
