@@ -43,7 +43,7 @@ SOAK_FLAGS ?=
 
 .PHONY: help generate check-generated tidy-check fmt-check vet staticcheck \
 	golangci-lint-bin golangci-lint client-deps ctl-deps lint-spec lint breaking test \
-	test-go fuzz fuzz-short bench bench-smoke bench-go bench-load soak vuln run \
+	test-go fuzz fuzz-short bench bench-smoke bench-go bench-load screenshots soak vuln run \
 	check ci
 
 help: ## List the targets
@@ -174,6 +174,9 @@ bench-load: ## Load benchmark: verifyd, the bare generated echo server and a pla
 bench-smoke: ## Run each benchmark once, and the load benchmark for a second, to prove they still work
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
 	$(MAKE) --no-print-directory bench-load LOAD_ARGS='-rounds 1 -duration 1s -create-duration 1s -memory-duration 2s'
+
+screenshots: ## Rewrite test-output/*.png from the browser tests (headless Chromium)
+	$(GO) test -count=1 -run 'Browser' ./api -screenshots
 
 soak: ## Run the soak test for SOAK_DURATION (default 60s; make test runs 5s)
 	$(GO) test $(SOAK_FLAGS) -count=1 -run '^TestSoak$$' -v ./cmd/verifyd -soak.duration=$(SOAK_DURATION)

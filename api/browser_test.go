@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"image/png"
 	"net/url"
@@ -344,8 +345,12 @@ func typeInto(sel chromedp.CSS, text string) chromedp.Action[chromedp.Void] {
 	)
 }
 
-// saveScreenshot writes a PNG to test-output/docs.png at the repository's
-// root.
+// screenshots makes the browser tests write their screenshots into the
+// source tree (make screenshots); without it they only check them.
+var screenshots = flag.Bool("screenshots", false, "write the browser tests' screenshots to test-output/")
+
+// saveScreenshot checks a screenshot and, with -screenshots, writes it to
+// test-output/docs.png at the repository's root.
 func saveScreenshot(t *testing.T, shot []byte) {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(shot))
@@ -354,6 +359,9 @@ func saveScreenshot(t *testing.T, shot []byte) {
 	}
 	if b := img.Bounds(); b.Dx() != 1280 {
 		t.Errorf("screenshot is %dx%d, want 1280 wide", b.Dx(), b.Dy())
+	}
+	if !*screenshots {
+		return
 	}
 	root, err := filepath.Abs("..")
 	if err != nil {

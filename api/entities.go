@@ -86,6 +86,11 @@ func (s *server) ListEntity(ctx context.Context, req verifyserver.ListEntityRequ
 	}
 	sctx, cancel := scope.StoreContext(ctx)
 	defer cancel()
+	// An unknown service, or another account's, is 404 as for
+	// CreateEntity, not an empty list.
+	if _, err := s.store.FetchService(sctx, sc.AccountSID, req.ServiceSID); err != nil {
+		return nil, fmt.Errorf("list entities: %w", err)
+	}
 	es, more, err := s.store.ListEntities(sctx, sc.AccountSID, req.ServiceSID, p.Page)
 	if err != nil {
 		return nil, fmt.Errorf("list entities: %w", err)

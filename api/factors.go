@@ -221,10 +221,12 @@ func ownFactor(sc *scope.Request, serviceSID, identity, factorSID string) error 
 }
 
 // checkPush refuses a push configuration without the token its platform
-// needs.
+// needs, and a token without a platform to send it through.
 func checkPush(f store.Factor) error {
-	if f.NotificationPlatform != nil && *f.NotificationPlatform != string(models.NotificationPlatformNone) &&
-		(f.NotificationToken == nil || *f.NotificationToken == "") {
+	none := f.NotificationPlatform == nil || *f.NotificationPlatform == string(models.NotificationPlatformNone)
+	hasToken := f.NotificationToken != nil && *f.NotificationToken != ""
+	if none == hasToken {
+		// A push platform needs a token; without one, a token goes nowhere.
 		return errInvalidParameter("Config.NotificationToken")
 	}
 	return nil

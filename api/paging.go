@@ -60,13 +60,33 @@ func pageToken(dir byte, c store.Cursor) string {
 	return "P" + string(dir) + strconv.FormatInt(c.Created.Unix(), 10) + "_" + c.SID
 }
 
+// maxPageTime bounds a PageToken's time, the end of year 9999 in Unix
+// seconds: within every engine's range, so that a forged token is refused
+// here rather than failing, or wrapping, in the store.
+const maxPageTime = 253402300799
+
+// validSID reports whether s has the shape of a SID: two capital letters
+// and 32 hex digits, so that a PageToken copied into the meta URLs needs
+// no escaping.
+func validSID(s string) bool {
+	if len(s) != 34 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' {
+		return false
+	}
+	for _, c := range s[2:] {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}
+
 func parsePageToken(t string) (byte, store.Cursor, bool) {
 	if len(t) < 4 || t[0] != 'P' || (t[1] != 'N' && t[1] != 'P') {
 		return 0, store.Cursor{}, false
 	}
 	secs, sid, ok := strings.Cut(t[2:], "_")
 	n, err := strconv.ParseInt(secs, 10, 64)
-	if !ok || err != nil || n < 0 || len(sid) != 34 {
+	if !ok || err != nil || n < 0 || n > maxPageTime || !validSID(sid) {
 		return 0, store.Cursor{}, false
 	}
 	return t[1], store.Cursor{Created: time.Unix(n, 0).UTC(), SID: sid}, true

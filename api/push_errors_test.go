@@ -67,6 +67,7 @@ func TestPushBadInput(t *testing.T) {
 		{name: "Metadata not JSON", form: with("Metadata", "{os: android"), wantStatus: 400, wantCode: 60200},
 		{name: "Metadata not strings", form: with("Metadata", `{"n": 1}`), wantStatus: 400, wantCode: 60200},
 		{name: "fcm without a token", form: with("Config.NotificationPlatform", "fcm"), wantStatus: 400, wantCode: 60200},
+		{name: "a token with platform none", form: with("Config.NotificationToken", "fcm-token"), wantStatus: 400, wantCode: 60200},
 		{name: "FriendlyName too long", form: with("FriendlyName", strings.Repeat("n", 65)), wantStatus: 400, wantCode: 60200},
 		{name: "FactorType totp", form: with("FactorType", "totp"), wantStatus: 400, wantCode: 60200},
 		{name: "an undeclared field", form: with("Binding.Secret", "x"), wantStatus: 400, wantCode: 60200},

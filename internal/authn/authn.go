@@ -379,7 +379,7 @@ func (a *Authenticator) device(ctx context.Context, r *http.Request, jwt string)
 		}
 		pub, perr := token.ParseDERPublicKey(f.PublicKey)
 		if perr != nil || parsed.Verify(pub, a.now(), deviceLeeway) != nil || parsed.Subject != f.AccountSID ||
-			parsed.ExpiresAt-parsed.NotBefore > maxDeviceJWTLife {
+			parsed.ExpiresAt < parsed.NotBefore || parsed.ExpiresAt-parsed.NotBefore > maxDeviceJWTLife {
 			return Principal{}, false
 		}
 		return Principal{Scheme: SchemeDevice, AccountSID: f.AccountSID, CredentialSID: f.CredentialSID,

@@ -36,6 +36,9 @@ const (
 	// MaxPublicKeyLen bounds ParsePublicKey's input (openapi.yaml's
 	// maxLength of Binding.PublicKey).
 	MaxPublicKeyLen = 1024
+	// MaxDeviceJWTTime bounds nbf and exp: the end of year 9999, in Unix
+	// seconds.
+	MaxDeviceJWTTime = 253402300799
 	// MaxAuthPayloadLen bounds VerifyFactorSignature's input (openapi.yaml's
 	// maxLength of UpdateFactor's AuthPayload).
 	MaxAuthPayloadLen = 512
@@ -259,6 +262,11 @@ func ParseDeviceJWT(jwt string) (DeviceJWT, error) {
 		n, err := strconv.ParseInt(string(v), 10, 64)
 		if err != nil {
 			return DeviceJWT{}, invalidJWT(f.name + " is not an integer")
+		}
+		if n < 0 || n > MaxDeviceJWTTime {
+			// Bounded, so that sums and differences of the two cannot
+			// overflow: exp - nbf of extreme values wrapped negative.
+			return DeviceJWT{}, invalidJWT(f.name + " is out of range")
 		}
 		*f.dst = n
 	}

@@ -322,6 +322,8 @@ func deviceJWTParseErrorTests(tb testing.TB) []struct{ name, jwt string } {
 	}
 	return []struct{ name, jwt string }{
 		{"empty", ""},
+		{"nbf negative", withClaims(`{"sub":"AC00000000000000000000000000000000","exp":9223372036854775807,"nbf":-1}`)},
+		{"exp after year 9999", withClaims(`{"sub":"AC00000000000000000000000000000000","exp":253402300800,"nbf":0}`)},
 		{"two parts", parts[0] + "." + parts[1]},
 		{"four parts", good + "." + parts[2]},
 		{"empty signature (alg none style)", parts[0] + "." + parts[1] + "."},

@@ -26,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -326,7 +327,11 @@ func (v *Validator) request(c echo.Context, rt *route) error {
 // 1.17; in application/x-www-form-urlencoded ';' is never a separator
 // (WHATWG URL), so escaping it changes no field.
 func literalSemicolons(r *http.Request, body []byte) []byte {
-	if bytes.IndexByte(body, ';') < 0 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+	if bytes.IndexByte(body, ';') < 0 {
+		return body
+	}
+	// Media types are case-insensitive: ParseMediaType lower-cases them.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
 		return body
 	}
 	body = bytes.ReplaceAll(body, []byte(";"), []byte("%3B"))

@@ -43,7 +43,7 @@ RETURNING ` + factorCols
 
 	fetchFactorSQL             = `SELECT ` + factorCols + ` FROM factors WHERE sid = $1 AND account_sid = $2 AND service_sid = $3 AND identity = $4`
 	fetchFactorByCredentialSQL = `SELECT ` + factorCols + ` FROM factors WHERE credential_sid = $1`
-	updateFactorSQL            = `UPDATE factors SET friendly_name = $1, verified = $2, sdk_version = $3, app_id = $4,
+	updateFactorSQL            = `UPDATE factors SET friendly_name = $1, verified = (verified OR $2), sdk_version = $3, app_id = $4,
 notification_platform = $5, notification_token = $6, metadata = $7, date_updated = $8
 WHERE sid = $9 AND account_sid = $10 AND service_sid = $11 AND entity_sid = $12`
 	deleteFactorSQL = `DELETE FROM factors WHERE sid = $1 AND account_sid = $2 AND service_sid = $3 AND identity = $4`

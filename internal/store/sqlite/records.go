@@ -68,7 +68,7 @@ sdk_version, app_id, notification_platform, notification_token, metadata, date_c
 		{&st.countFactors, writer, `SELECT count(*) FROM factors WHERE entity_sid = ?`},
 		{&st.useToken, writer, `INSERT INTO used_access_tokens (sid, date_used) VALUES (?, ?)`},
 		{&st.createFactor, writer, `INSERT INTO factors (` + factorCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ` + factorCols},
-		{&st.updateFactor, writer, `UPDATE factors SET friendly_name = ?, verified = ?, sdk_version = ?, app_id = ?, notification_platform = ?, notification_token = ?, metadata = ?, date_updated = ?
+		{&st.updateFactor, writer, `UPDATE factors SET friendly_name = ?, verified = (verified OR ?), sdk_version = ?, app_id = ?, notification_platform = ?, notification_token = ?, metadata = ?, date_updated = ?
 WHERE sid = ? AND account_sid = ? AND service_sid = ? AND entity_sid = ?`},
 		{&st.deleteFactor, writer, `DELETE FROM factors WHERE sid = ? AND account_sid = ? AND service_sid = ? AND identity = ?`},
 
