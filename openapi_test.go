@@ -116,17 +116,28 @@ func TestSpecFacts(t *testing.T) {
 		}
 	}
 	wantOps := map[string]string{
-		"GET /v2/Services/{ServiceSid}/AccessTokens/{Sid}":                   "FetchAccessToken",
-		"POST /v2/Services/{ServiceSid}/AccessTokens":                        "CreateAccessToken",
-		"POST /v2/Services/{ServiceSid}/Entities":                            "CreateEntity",
-		"GET /v2/Services/{ServiceSid}/Entities":                             "ListEntity",
-		"GET /v2/Services/{ServiceSid}/Entities/{Identity}":                  "FetchEntity",
-		"DELETE /v2/Services/{ServiceSid}/Entities/{Identity}":               "DeleteEntity",
-		"POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors":         "CreateNewFactor",
-		"GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors":          "ListFactor",
-		"GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}":    "FetchFactor",
-		"POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}":   "UpdateFactor",
-		"DELETE /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}": "DeleteFactor",
+		"GET /v2/Services/{ServiceSid}/AccessTokens/{Sid}":                                           "FetchAccessToken",
+		"POST /v2/Services/{ServiceSid}/AccessTokens":                                                "CreateAccessToken",
+		"POST /v2/Services/{ServiceSid}/Entities":                                                    "CreateEntity",
+		"GET /v2/Services/{ServiceSid}/Entities":                                                     "ListEntity",
+		"GET /v2/Services/{ServiceSid}/Entities/{Identity}":                                          "FetchEntity",
+		"DELETE /v2/Services/{ServiceSid}/Entities/{Identity}":                                       "DeleteEntity",
+		"POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors":                                 "CreateNewFactor",
+		"GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors":                                  "ListFactor",
+		"GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}":                            "FetchFactor",
+		"POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}":                           "UpdateFactor",
+		"DELETE /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}":                         "DeleteFactor",
+		"POST /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges":                              "CreateChallenge",
+		"GET /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges":                               "ListChallenge",
+		"GET /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{Sid}":                         "FetchChallenge",
+		"POST /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{Sid}":                        "UpdateChallenge",
+		"POST /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{ChallengeSid}/Notifications": "CreateNotification",
+		"POST /v2/Services/{ServiceSid}/Webhooks":                                                    "CreateWebhook",
+		"GET /v2/Services/{ServiceSid}/Webhooks":                                                     "ListWebhook",
+		"GET /v2/Services/{ServiceSid}/Webhooks/{Sid}":                                               "FetchWebhook",
+		"POST /v2/Services/{ServiceSid}/Webhooks/{Sid}":                                              "UpdateWebhook",
+		"DELETE /v2/Services/{ServiceSid}/Webhooks/{Sid}":                                            "DeleteWebhook",
+		"GET /dev/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}/Pushes":                    "ListPush",
 	}
 	if diff := cmp.Diff(wantOps, ops); diff != "" {
 		t.Errorf("operations mismatch (-want +got):\n%s", diff)
@@ -136,6 +147,8 @@ func TestSpecFacts(t *testing.T) {
 		"ServiceSid":     `^VA[0-9a-fA-F]{32}$`,
 		"AccessTokenSid": `^YK[0-9a-fA-F]{32}$`,
 		"FactorSid":      `^YF[0-9a-fA-F]{32}$`,
+		"ChallengeSid":   `^YC[0-9a-fA-F]{32}$`,
+		"WebhookSid":     `^YW[0-9a-fA-F]{32}$`,
 	}
 	for key, p := range doc.Components.Parameters {
 		want, ok := patterns[key]

@@ -12,6 +12,7 @@ import (
 	"github.com/verifykit/verifykit/internal/scope"
 	"github.com/verifykit/verifykit/internal/sid"
 	"github.com/verifykit/verifykit/internal/store"
+	"github.com/verifykit/verifykit/internal/webhook"
 )
 
 // Verify Push error codes (docs/design.md lists which failure gets which).
@@ -129,9 +130,11 @@ func (s *server) DeleteEntity(ctx context.Context, req verifyserver.DeleteEntity
 	sc := scope.From(ctx)
 	sctx, cancel := scope.StoreContext(ctx)
 	defer cancel()
-	if err := s.store.DeleteEntity(sctx, sc.AccountSID, req.ServiceSID, req.Identity); err != nil {
+	deleted := factorEvent(webhook.FactorDeleted, s.now().UTC().Truncate(time.Second))
+	if err := s.store.DeleteEntity(sctx, sc.AccountSID, req.ServiceSID, req.Identity, deleted); err != nil {
 		return nil, notFound(err, "delete entity", errEntityNotFound)
 	}
+	s.notify()
 	return verifyserver.DeleteEntity204Response{}, nil
 }
 

@@ -178,7 +178,11 @@ func classify(err error, r *http.Request) *apiError {
 	case errors.Is(err, scope.ErrUnusableHost):
 		return errInvalidParameter("Host")
 	case errors.As(err, &re):
-		return errInvalidParameter(re.Parameter)
+		e := errInvalidParameter(re.Parameter)
+		if re.Code != 0 {
+			e.code = re.Code
+		}
+		return e
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound(r.URL.Path)
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):

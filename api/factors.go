@@ -14,6 +14,7 @@ import (
 	"github.com/verifykit/verifykit/internal/sid"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/token"
+	"github.com/verifykit/verifykit/internal/webhook"
 )
 
 // algES256 is the only binding algorithm of push factors.
@@ -65,7 +66,7 @@ func (s *server) CreateNewFactor(ctx context.Context, req verifyserver.CreateNew
 	}
 	sctx, cancel := scope.StoreContext(ctx)
 	defer cancel()
-	stored, err := s.store.CreateFactor(sctx, e, f, sc.CredentialSID)
+	stored, err := s.store.CreateFactor(sctx, e, f, sc.CredentialSID, factorEvent(webhook.FactorCreated, now))
 	switch {
 	case errors.Is(err, store.ErrUsed):
 		return nil, errAuthenticate // the token enrolled a factor already
@@ -76,6 +77,7 @@ func (s *server) CreateNewFactor(ctx context.Context, req verifyserver.CreateNew
 	case err != nil:
 		return nil, fmt.Errorf("create factor: %w", err)
 	}
+	s.notify()
 	fm := factor(stored, origin)
 	return verifyserver.CreateNewFactor201JSONResponse{Body: models.NewFactor{
 		SID: fm.SID, AccountSID: fm.AccountSID, ServiceSID: fm.ServiceSID, EntitySID: fm.EntitySID, Identity: fm.Identity,
@@ -191,8 +193,17 @@ func (s *server) UpdateFactor(ctx context.Context, req verifyserver.UpdateFactor
 		return nil, err
 	}
 	f.DateUpdated = s.now().UTC().Truncate(time.Second)
-	if err := s.store.UpdateFactor(sctx, f); err != nil {
+	verified := func(old store.Factor) []store.Event {
+		if old.Verified || !f.Verified {
+			return nil
+		}
+		return []store.Event{webhook.FactorEvent(webhook.FactorVerified, f, f.DateUpdated)}
+	}
+	if err := s.store.UpdateFactor(sctx, f, verified); err != nil {
 		return nil, notFound(err, "update factor", errFactorNotFound)
+	}
+	if b.AuthPayload != nil {
+		s.notify()
 	}
 	return verifyserver.UpdateFactor200JSONResponse{Body: factor(f, origin)}, nil
 }
@@ -205,10 +216,18 @@ func (s *server) DeleteFactor(ctx context.Context, req verifyserver.DeleteFactor
 	}
 	sctx, cancel := scope.StoreContext(ctx)
 	defer cancel()
-	if err := s.store.DeleteFactor(sctx, sc.AccountSID, req.ServiceSID, req.Identity, req.SID); err != nil {
+	deleted := factorEvent(webhook.FactorDeleted, s.now().UTC().Truncate(time.Second))
+	if err := s.store.DeleteFactor(sctx, sc.AccountSID, req.ServiceSID, req.Identity, req.SID, deleted); err != nil {
 		return nil, notFound(err, "delete factor", errFactorNotFound)
 	}
+	s.notify()
 	return verifyserver.DeleteFactor204Response{}, nil
+}
+
+// factorEvent returns the store callback that records the event typ about
+// the factor the store passes it.
+func factorEvent(typ string, now time.Time) store.Events[store.Factor] {
+	return func(f store.Factor) []store.Event { return []store.Event{webhook.FactorEvent(typ, f, now)} }
 }
 
 // ownFactor refuses a device that acts on a factor not its own: its JWT

@@ -18,6 +18,9 @@ type pageRequest struct {
 	store.Page
 	number int    // Page, informational
 	token  string // the PageToken of this page, "" for the first
+	// filters is the list's other query parameters, encoded, which every
+	// meta URL carries too ("" for none).
+	filters string
 }
 
 // newPageRequest reads the paging parameters of a list request. pageToken
@@ -98,7 +101,11 @@ func parsePageToken(t string) (byte, store.Cursor, bool) {
 // direction.
 func (p pageRequest) meta(listURL, key string, first, last *store.Cursor, more bool) models.ListMeta {
 	pageURL := func(number int, token string) string {
-		u := listURL + "?PageSize=" + strconv.Itoa(p.Limit) + "&Page=" + strconv.Itoa(number)
+		u := listURL + "?"
+		if p.filters != "" {
+			u += p.filters + "&"
+		}
+		u += "PageSize=" + strconv.Itoa(p.Limit) + "&Page=" + strconv.Itoa(number)
 		if token != "" {
 			u += "&PageToken=" + token
 		}

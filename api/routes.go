@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/verifykit/verifykit/api/mcp"
 	"github.com/verifykit/verifykit/gen/verifyserver"
@@ -22,6 +23,7 @@ import (
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/token"
 	"github.com/verifykit/verifykit/internal/validate"
+	"github.com/verifykit/verifykit/internal/webhook"
 )
 
 // ResponseValidation says what happens to a response that breaks the spec.
@@ -70,6 +72,16 @@ type Config struct {
 	// only behind a reverse proxy that appends that header: without one,
 	// clients choose their own names and escape the limit.
 	TrustForwardedFor bool
+	// EventsRecorded is called, and must not block, after a request has
+	// recorded webhook events, so that a deliverer sends them at once
+	// rather than at its next poll; nil when nothing listens.
+	EventsRecorded func()
+	// WebhookHosts are the hosts a webhook URL may name; loopback only
+	// when nil.
+	WebhookHosts *webhook.Hosts
+	// Collectors are more metrics that /metrics serves, such as the
+	// webhook deliverer's.
+	Collectors []prometheus.Collector
 }
 
 const (
@@ -93,7 +105,15 @@ func NewHandler(cfg Config, st store.Store, keys *token.KeySet, log *slog.Logger
 	if now == nil {
 		now = time.Now
 	}
-	return newHandler(cfg, st, keys, newServer(st, keys, now), log)
+	notify := cfg.EventsRecorded
+	if notify == nil {
+		notify = func() {}
+	}
+	hosts := cfg.WebhookHosts
+	if hosts == nil {
+		hosts, _ = webhook.ParseHosts(webhook.Loopback) // cannot fail
+	}
+	return newHandler(cfg, st, keys, newServer(st, keys, now, notify, hosts), log)
 }
 
 // newHandler builds the handler around impl; tests pass an impl that
@@ -128,6 +148,9 @@ func newHandler(cfg Config, st store.Store, keys *token.KeySet, impl verifyserve
 		Logger:    log,
 	})
 	observer := observe.New(log, validator.OperationID)
+	if err := observer.Register(cfg.Collectors...); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	auth := authn.New(st, authn.Config{
 		FailureLimit:      cfg.AuthFailureLimit,
 		FailureWindow:     cfg.AuthFailureWindow,

@@ -9,6 +9,7 @@ import (
 	"github.com/verifykit/verifykit/gen/verifyserver"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/token"
+	"github.com/verifykit/verifykit/internal/webhook"
 )
 
 // server implements the strict interface generated from openapi.yaml.
@@ -23,6 +24,10 @@ type server struct {
 	// last sent. Tokens are immutable once created, so the cache is
 	// write-through and never stale; a revocation would Remove from it.
 	tokens *lru.Cache[string, *cachedToken]
+	// notify tells the webhook deliverer that events were recorded.
+	notify func()
+	// hooks are the hosts a webhook URL may name.
+	hooks *webhook.Hosts
 }
 
 // cachedToken is a stored token with its resource, built for the origin
@@ -38,7 +43,7 @@ var _ verifyserver.StrictServerInterface = (*server)(nil)
 // tokenCacheSize bounds the token cache (about 1 KiB each).
 const tokenCacheSize = 4096
 
-func newServer(st store.Store, keys *token.KeySet, now func() time.Time) *server {
+func newServer(st store.Store, keys *token.KeySet, now func() time.Time, notify func(), hooks *webhook.Hosts) *server {
 	tokens, _ := lru.New[string, *cachedToken](tokenCacheSize) // fails only for a size below 1
-	return &server{store: st, keys: keys, now: now, tokens: tokens}
+	return &server{store: st, keys: keys, now: now, tokens: tokens, notify: notify, hooks: hooks}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
 	"github.com/verifykit/verifykit/internal/validate"
+	"github.com/verifykit/verifykit/internal/webhook"
 )
 
 // brokenServer returns a fetch result that breaks the spec: its sid is
@@ -58,7 +59,7 @@ func startMisbehaving(t *testing.T, cfg Config, impl func(*server) verifyserver.
 		t.Fatal(err)
 	}
 	m := &misbehaving{user: acc.SID, pass: secret}
-	h, err := newHandler(cfg, st, nil, impl(newServer(st, nil, time.Now)), slog.New(slog.NewJSONHandler(&m.logs, nil)))
+	h, err := newHandler(cfg, st, nil, impl(newServer(st, nil, time.Now, func() {}, loopbackHosts(t))), slog.New(slog.NewJSONHandler(&m.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,4 +303,14 @@ func TestPanicIsRecovered(t *testing.T) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
 		}
 	}
+}
+
+// loopbackHosts is the default webhook host policy.
+func loopbackHosts(t testing.TB) *webhook.Hosts {
+	t.Helper()
+	h, err := webhook.ParseHosts(webhook.Loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

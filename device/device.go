@@ -333,16 +333,27 @@ func (d *Device) JWT(now time.Time) (string, error) {
 
 // jwt signs a device JWT for factor f with key, nbf at the Unix second nbf.
 func (d *Device) jwt(key *ecdsa.PrivateKey, f *Factor, nbf int64) (string, error) {
-	input := b64url(encodeJSON(d.flavor.jwtHeader(f.CredentialSID))) + "." +
-		b64url(encodeJSON(d.flavor.jwtClaims(f.AccountSID, nbf)))
-	// The keystores sign in DER; the SDKs transcode to R‖S (JwtSigner).
-	der, err := signDER(key, input)
+	s, err := signCompact(key, encodeJSON(d.flavor.jwtHeader(f.CredentialSID)), encodeJSON(d.flavor.jwtClaims(f.AccountSID, nbf)))
 	if err != nil {
 		return "", fmt.Errorf("device: sign jwt: %w", err)
 	}
+	return s, nil
+}
+
+// signCompact returns the compact JWS of header and payload, signed ES256
+// with key, as the SDKs' JwtGenerator writes both the device JWT and a
+// challenge's AuthPayload: each part base64url without padding, the
+// signature raw R‖S.
+func signCompact(key *ecdsa.PrivateKey, header, payload []byte) (string, error) {
+	input := b64url(header) + "." + b64url(payload)
+	// The keystores sign in DER; the SDKs transcode to R‖S (JwtSigner).
+	der, err := signDER(key, input)
+	if err != nil {
+		return "", err
+	}
 	raw, err := derToRaw(der)
 	if err != nil {
-		return "", fmt.Errorf("device: sign jwt: %w", err)
+		return "", err
 	}
 	return input + "." + b64url(raw), nil
 }

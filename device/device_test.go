@@ -37,6 +37,9 @@ const (
 	fcmToken      = "fcm-registration-token-0123456789abcdef"
 )
 
+// entityPath is the path of the entity the fake server serves.
+const entityPath = "/v2/Services/" + serviceSID + "/Entities/" + identity
+
 // t0 is the time on the device's clock, and by default on the server's.
 var t0 = time.Date(2026, time.March, 14, 15, 9, 26, 0, time.UTC)
 
@@ -68,6 +71,9 @@ type fakeVerify struct {
 	status   string
 	platform string
 	token    *string
+	// challenges are the challenges it serves (challenge_test.go), in the
+	// order they were added.
+	challenges []*fakeChallenge
 }
 
 func newFakeVerify(t *testing.T) *fakeVerify {
@@ -139,12 +145,14 @@ func (fv *fakeVerify) serve(w http.ResponseWriter, r *http.Request) {
 	if fv.override != nil && fv.override(w, r, n) {
 		return
 	}
-	base := "/v2/Services/" + serviceSID + "/Entities/" + identity + "/Factors"
+	base := entityPath + "/Factors"
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == base:
 		fv.create(w, r, string(body))
 	case r.URL.Path == base+"/"+factorSID && (r.Method == http.MethodPost || r.Method == http.MethodDelete):
 		fv.instance(w, r, string(body))
+	case strings.HasPrefix(r.URL.Path, entityPath+"/Challenges"):
+		fv.challenge(w, r, string(body))
 	default:
 		fv.twilioError(w, http.StatusNotFound, 20404, true)
 	}
@@ -176,15 +184,16 @@ func (fv *fakeVerify) create(w http.ResponseWriter, r *http.Request, body string
 	fv.factorJSON(w, http.StatusCreated, form.Get("FriendlyName"))
 }
 
-// instance serves UpdateFactor and DeleteFactor with device JWT auth.
-func (fv *fakeVerify) instance(w http.ResponseWriter, r *http.Request, body string) {
+// authDevice checks the request's device JWT against the enrolled key and
+// returns the key, or answers 401 · 20003 with a Date and returns nil.
+func (fv *fakeVerify) authDevice(w http.ResponseWriter, r *http.Request) *ecdsa.PublicKey {
 	user, jwt, ok := r.BasicAuth()
 	fv.mu.Lock()
 	pub := fv.pub
 	fv.mu.Unlock()
 	if !ok || user != "token" || pub == nil {
 		fv.twilioError(w, http.StatusUnauthorized, 20003, true)
-		return
+		return nil
 	}
 	j, err := token.ParseDeviceJWT(jwt)
 	if err == nil && j.KeyID != fv.credentialSID {
@@ -198,6 +207,15 @@ func (fv *fakeVerify) instance(w http.ResponseWriter, r *http.Request, body stri
 	}
 	if err != nil {
 		fv.twilioError(w, http.StatusUnauthorized, 20003, true)
+		return nil
+	}
+	return pub
+}
+
+// instance serves UpdateFactor and DeleteFactor with device JWT auth.
+func (fv *fakeVerify) instance(w http.ResponseWriter, r *http.Request, body string) {
+	pub := fv.authDevice(w, r)
+	if pub == nil {
 		return
 	}
 	if r.Method == http.MethodDelete {

@@ -13,7 +13,16 @@
 //     ([Device.JWT]): ES256, the signature raw R‖S, base64url, the key named
 //     by the factor's config.credential_sid;
 //   - [Device.UpdatePushToken] and [Device.Unenroll] update and delete the
-//     factor.
+//     factor;
+//   - [Device.Challenge] fetches a challenge, keeping its body and, while it
+//     is pending, the Twilio-Verify-Signature-Fields header;
+//     [Device.ListChallenges] and [Device.Challenges] list them;
+//   - [Device.Approve] and [Device.Deny] answer one as the SDKs do: fetch,
+//     refuse locally what they refuse, post an AuthPayload (a JWS over the
+//     listed properties' values as fetched and the status, ES256, raw R‖S),
+//     fetch again and check the status. [Device.AnswerFields],
+//     [Device.SignPayload] and [Device.PostAnswer] build and send answers a
+//     step at a time, so that tests can send tampered ones.
 //
 // As the SDKs do, a Device answers a 401 that carries a Date header by
 // correcting its clock from it and retrying once. Every request has the

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,7 +153,7 @@ func percentEncode(b *strings.Builder, s string, keep func(byte) bool) {
 }
 
 // member is one member of a JSON object the SDK writes: its value is a
-// string or an int64.
+// string, an int64, or a json.RawMessage written as it is.
 type member struct {
 	key   string
 	value any
@@ -176,6 +178,8 @@ func encodeJSON(members []member) []byte {
 			b = appendJSONString(b, v)
 		case int64:
 			b = strconv.AppendInt(b, v, 10)
+		case json.RawMessage:
+			b = append(b, v...)
 		default:
 			panic(fmt.Sprintf("device: encodeJSON: unsupported %T", v)) // a bug here, not bad input
 		}
@@ -236,12 +240,74 @@ func (f Flavor) jwtClaims(sub string, nbf int64) []member {
 	return []member{{"sub", sub}, {"exp", exp}, {"nbf", nbf}}
 }
 
+// jwsHeader is the header of a challenge answer's JWS (AuthPayload) as the
+// SDK of flavor f writes it: typ and alg only, no kid and no cty. Android
+// puts them into an empty org.json object in that order (JwtGenerator.kt,
+// called by PushChallengeProcessor.kt with JSONObject()); iOS serializes a
+// dictionary, sorted here as jwtHeader says.
+func (f Flavor) jwsHeader() []member {
+	if f == IOS {
+		return []member{{"alg", "ES256"}, {"typ", "JWT"}}
+	}
+	return []member{{"typ", "JWT"}, {"alg", "ES256"}}
+}
+
 // contentType is the cty of a device JWT; jwtValidFor the seconds between
 // its nbf and exp (AuthenticationProvider.kt, Authentication.swift).
 const (
 	contentType = "twilio-pba;v=1"
 	jwtValidFor = 600
 )
+
+// listParams returns the query of a ListChallenge request in the order the
+// SDK of flavor f adds the parameters: Android PageSize, FactorSid, Order
+// (a LinkedHashMap, ChallengeAPIClient.kt), iOS FactorSid, PageSize, Order
+// (an array, ChallengeAPIClient.swift); then Status and the page token
+// when set, spelled PageToken on Android and pageToken on iOS. The query is
+// encoded as the flavor encodes a form (Request.kt, URLRequestBuilder.swift).
+func (f Flavor) listParams(factorSID string, pageSize int, order, status, pageToken string) []param {
+	size := param{"PageSize", strconv.Itoa(pageSize)}
+	ps := []param{size, {"FactorSid", factorSID}}
+	if f == IOS {
+		ps = []param{{"FactorSid", factorSID}, size}
+	}
+	ps = append(ps, param{"Order", order})
+	if status != "" {
+		ps = append(ps, param{"Status", status})
+	}
+	if pageToken != "" {
+		ps = append(ps, param{f.PageTokenParam(), pageToken})
+	}
+	return ps
+}
+
+// pageToken returns the PageToken query parameter of a list's
+// next_page_url or previous_page_url, as the SDK of flavor f reads it back
+// (both read PageToken, whatever they send), or "" when there is none.
+// Android's Uri.getQueryParameter decodes "+" as a space; iOS's
+// URLComponents leaves it, and finds nothing in a string that is not a URL.
+func (f Flavor) pageToken(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	for _, pair := range strings.Split(u.RawQuery, "&") {
+		name, value, _ := strings.Cut(pair, "=")
+		if n, err := url.PathUnescape(name); err != nil || n != "PageToken" {
+			continue
+		}
+		unescape := url.PathUnescape
+		if f == Android {
+			unescape = url.QueryUnescape
+		}
+		v, err := unescape(value)
+		if err != nil {
+			return ""
+		}
+		return v
+	}
+	return ""
+}
 
 // configParams returns the Config.* fields of a create or update in the
 // order the SDK of flavor f adds them. Android (PushFactory.kt) adds

@@ -1,12 +1,21 @@
 package device
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/verifykit/verifykit/gen/verifyclient"
 )
@@ -106,9 +115,9 @@ func TestPageTokenParam(t *testing.T) {
 }
 
 // TestGETHeaders sends a GET the way every Device request is sent, through
-// the generated client (FetchFactor stands in for the challenge GETs the
-// SDKs make): the SDKs send Content-Type and Accept of the form type on a
-// GET, where POST and DELETE accept JSON.
+// the generated client (FetchFactor stands in for any GET; the challenge
+// GETs are checked in challenge_test.go): the SDKs send Content-Type and
+// Accept of the form type on a GET, where POST and DELETE accept JSON.
 func TestGETHeaders(t *testing.T) {
 	var got http.Header
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -184,4 +193,208 @@ func TestParseDate(t *testing.T) {
 			t.Errorf("parseDate(%q) = %v, want an error", s, got)
 		}
 	}
+}
+
+// TestAnswerJSON pins the bytes of an AuthPayload's header and payload:
+// Android writes org.json objects in insertion order, iOS dictionaries
+// (sorted here); both escape "/" as "\/" in the names and the status they
+// write, while the values copied from the challenge keep their bytes.
+func TestAnswerJSON(t *testing.T) {
+	values := map[string]json.RawMessage{
+		"sid":     json.RawMessage(`"YC0123456789abcdef0123456789abcdef"`),
+		"a/b":     json.RawMessage(`{"url": "https:\/\/x.example\/", "n": 1.50}`),
+		"details": json.RawMessage(`{"message":"ok"}`),
+	}
+	names := []string{"sid", "a/b", "details"}
+	tests := []struct {
+		flavor      Flavor
+		wantHeader  string
+		wantPayload string
+	}{
+		{Android, `{"typ":"JWT","alg":"ES256"}`,
+			`{"sid":"YC0123456789abcdef0123456789abcdef","a\/b":{"url": "https:\/\/x.example\/", "n": 1.50},"details":{"message":"ok"},"status":"a\/pproved"}`},
+		{IOS, `{"alg":"ES256","typ":"JWT"}`,
+			`{"a\/b":{"url": "https:\/\/x.example\/", "n": 1.50},"details":{"message":"ok"},"sid":"YC0123456789abcdef0123456789abcdef","status":"a\/pproved"}`},
+	}
+	for _, tc := range tests {
+		if got := string(encodeJSON(tc.flavor.jwsHeader())); got != tc.wantHeader {
+			t.Errorf("%s jwsHeader() = %s, want %s", tc.flavor, got, tc.wantHeader)
+		}
+		fields, err := tc.flavor.answerFields(names, values, "a/pproved")
+		if err != nil {
+			t.Fatalf("%s answerFields() error: %v", tc.flavor, err)
+		}
+		members := make([]member, len(fields))
+		for i, p := range fields {
+			members[i] = member{p.Name, p.Value}
+		}
+		if got := string(encodeJSON(members)); got != tc.wantPayload {
+			t.Errorf("%s answer payload =\n%s\nwant\n%s", tc.flavor, got, tc.wantPayload)
+		}
+	}
+	if _, err := Android.answerFields([]string{"sid", "nonce"}, values, "approved"); !errors.Is(err, ErrSignedFieldMissing) {
+		t.Errorf("answerFields() with a name the body lacks: error %v, want ErrSignedFieldMissing", err)
+	}
+}
+
+// TestSignCompact checks an AuthPayload's signature: ES256 over the first
+// two parts, raw R‖S, base64url, verifiable with the public key.
+func TestSignCompact(t *testing.T) {
+	key, err := newKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signCompact(key, []byte(`{"typ":"JWT","alg":"ES256"}`), []byte(`{"status":"approved"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(jws, ".")
+	if len(parts) != 3 || parts[0] != "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiJ9" || parts[1] != "eyJzdGF0dXMiOiJhcHByb3ZlZCJ9" {
+		t.Fatalf("signCompact() = %q, want the header and payload base64url without padding", jws)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("signature %q: %d bytes, %v; want 64 bytes of base64url", parts[2], len(sig), err)
+	}
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if !ecdsa.Verify(&key.PublicKey, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		t.Errorf("signature does not verify as raw R||S")
+	}
+}
+
+// TestListQuery pins the query of a ListChallenge request: the order and
+// escaping of each flavor, and iOS's lower-case pageToken.
+func TestListQuery(t *testing.T) {
+	const yf = "YF0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		flavor                   Flavor
+		order, status, pageToken string
+		want                     string
+	}{
+		{Android, "asc", "", "", "PageSize=50&FactorSid=" + yf + "&Order=asc"},
+		{IOS, "asc", "", "", "FactorSid=" + yf + "&PageSize=50&Order=asc"},
+		{Android, "desc", "pending", "DN/a+b=", "PageSize=50&FactorSid=" + yf + "&Order=desc&Status=pending&PageToken=DN%2Fa%2Bb%3D"},
+		{IOS, "desc", "pending", "DN/a+b=", "FactorSid=" + yf + "&PageSize=50&Order=desc&Status=pending&pageToken=DN/a%2Bb="},
+	}
+	for _, tc := range tests {
+		if got := tc.flavor.encodeForm(tc.flavor.listParams(yf, 50, tc.order, tc.status, tc.pageToken)); got != tc.want {
+			t.Errorf("%s list query = %s, want %s", tc.flavor, got, tc.want)
+		}
+	}
+}
+
+var pageTokenTests = []struct {
+	url          string
+	android, ios string
+}{
+	{"https://verify.twilio.com/v2/Services/VA1/Entities/e/Challenges?PageSize=50&Page=1&PageToken=DNYC01", "DNYC01", "DNYC01"},
+	{"http://127.0.0.1:8080/x?PageToken=a%2Bb+c&PageToken=second", "a+b c", "a+b+c"},
+	{"https://x/y?pageToken=lower", "", ""},
+	{"https://x/y?Page=1", "", ""},
+	{"", "", ""},
+	{"null", "", ""},
+	{"https://x/y?PageToken=%zz", "", ""},
+	{"https://x/y?Page%54oken=escaped", "escaped", "escaped"},
+}
+
+func TestPageToken(t *testing.T) {
+	for _, tc := range pageTokenTests {
+		if got := Android.pageToken(tc.url); got != tc.android {
+			t.Errorf("Android.pageToken(%q) = %q, want %q", tc.url, got, tc.android)
+		}
+		if got := IOS.pageToken(tc.url); got != tc.ios {
+			t.Errorf("IOS.pageToken(%q) = %q, want %q", tc.url, got, tc.ios)
+		}
+	}
+}
+
+// FuzzPageToken checks that a token written into a URL as Go escapes a
+// query comes back from either flavor, and that no input panics.
+func FuzzPageToken(f *testing.F) {
+	for _, tc := range pageTokenTests {
+		f.Add(tc.url, tc.android)
+	}
+	f.Fuzz(func(t *testing.T, raw, token string) {
+		Android.pageToken(raw)
+		IOS.pageToken(raw)
+		u := "https://verify.twilio.com/v2/x?" + url.Values{"PageToken": {token}}.Encode()
+		if !utf8.ValidString(token) {
+			return
+		}
+		if got := Android.pageToken(u); got != token {
+			t.Errorf("Android.pageToken(%q) = %q, want %q", u, got, token)
+		}
+		if strings.Contains(token, " ") {
+			return // Go writes a space as "+", which iOS keeps
+		}
+		if got := IOS.pageToken(u); got != token {
+			t.Errorf("IOS.pageToken(%q) = %q, want %q", u, got, token)
+		}
+	})
+}
+
+// FuzzMapChallenge maps arbitrary bodies and signature-fields headers as
+// both flavors do. A mapped challenge must have a known status, signature
+// fields exactly when it is pending and the header came, and an answer
+// payload that is JSON holding each signed value as received and the
+// status.
+func FuzzMapChallenge(f *testing.F) {
+	good := `{"sid":"YC0123456789abcdef0123456789abcdef","factor_sid":"YF0123456789abcdef0123456789abcdef",` +
+		`"status":"pending","expiration_date":"2026-03-14T15:14:26Z","date_created":"2026-03-14T15:09:26Z",` +
+		`"date_updated":"2026-03-14T15:09:26-05:00","date_responded":null,"details":{"message":"m\/x","fields":[{"label":"l","value":"v"}],"date":"2026-03-14T15:09:26Z"},` +
+		`"hidden_details":{"ip":"1.2.3.4"}}`
+	f.Add(good, "sid,factor_sid,details,hidden_details", true)
+	f.Add(good, "sid, details", true)
+	f.Add(good, "", true)
+	f.Add(good, "", false)
+	f.Add(strings.Replace(good, "pending", "canceled", 1), "sid", true)
+	f.Add(`{"sid":1}`, "sid", true)
+	f.Add(`null`, "", false)
+	f.Add(`[]`, "", false)
+	f.Fuzz(func(t *testing.T, body, header string, hasHeader bool) {
+		var h *string
+		if hasHeader {
+			h = &header
+		}
+		for _, flavor := range []Flavor{Android, IOS} {
+			c, err := flavor.mapChallenge([]byte(body), h)
+			if err != nil {
+				continue
+			}
+			if !knownStatus(c.Status) {
+				t.Fatalf("%s mapChallenge(%q) status %q", flavor, body, c.Status)
+			}
+			if want := c.Status == ChallengePending && hasHeader; (c.SignatureFields != nil) != want {
+				t.Fatalf("%s mapChallenge(%q, %v) signature fields %q, want some: %t", flavor, body, h, c.SignatureFields, want)
+			}
+			if c.SignatureFields == nil {
+				continue
+			}
+			values, err := jsonObject(c.Raw)
+			if err != nil {
+				t.Fatalf("%s: Raw %q is not an object: %v", flavor, c.Raw, err)
+			}
+			fields, err := flavor.answerFields(c.SignatureFields, values, "approved")
+			if err != nil {
+				continue
+			}
+			members := make([]member, len(fields))
+			for i, p := range fields {
+				members[i] = member{p.Name, p.Value}
+			}
+			payload := encodeJSON(members)
+			var got map[string]json.RawMessage
+			if err := json.Unmarshal(payload, &got); err != nil {
+				t.Fatalf("%s answer payload %q is not a JSON object: %v", flavor, payload, err)
+			}
+			if string(got["status"]) != `"approved"` {
+				t.Fatalf("%s answer payload %q: status %s", flavor, payload, got["status"])
+			}
+			for _, name := range c.SignatureFields {
+				if name != "status" && utf8.ValidString(name) && !bytes.Equal(got[name], values[name]) {
+					t.Fatalf("%s answer payload %q: %q is %s, want %s as received", flavor, payload, name, got[name], values[name])
+				}
+			}
+		}
+	})
 }

@@ -55,7 +55,8 @@ func WithRetry(p RetryPolicy) Option {
 	return func(o *options) { o.retry = p }
 }
 
-// Client calls the Verify Access Tokens API. It is safe for concurrent use.
+// Client calls the Verify Access Tokens and Verify Push APIs as a backend.
+// It is safe for concurrent use.
 type Client struct {
 	gen     *verifyclient.ClientWithResponses
 	baseURL string
@@ -268,7 +269,7 @@ func isJSON(resp *http.Response) bool {
 	return strings.Contains(resp.Header.Get("Content-Type"), "json")
 }
 
-// unexpected describes a 2xx response that is not an access token.
+// unexpected describes a 2xx response that is not the resource asked for.
 func unexpected(resp *http.Response) error {
 	return fmt.Errorf("unexpected response: status %d with content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 }

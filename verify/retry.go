@@ -24,10 +24,15 @@ const (
 //
 //   - 429 Too Many Requests, whatever the method: Twilio did not process the
 //     request, so even a POST is safe to repeat;
-//   - 503 Service Unavailable, for GET and HEAD only;
+//   - 503 Service Unavailable, for requests that are safe to repeat only;
 //   - errors that came with no response at all (refused or dropped
-//     connections, timeouts), for GET and HEAD only, since a POST may have
-//     reached the server and created a token before the connection broke.
+//     connections, timeouts), for requests that are safe to repeat only,
+//     since a POST may have reached the server and created a token, a
+//     challenge or a push before the connection broke.
+//
+// Safe to repeat are GET, HEAD and DELETE (a delete repeated after the
+// first took effect answers 404), and the one POST that only sets fields,
+// UpdateWebhook. Each method of Client says which rule it follows.
 //
 // The wait honours a Retry-After header given in seconds. Otherwise it is an
 // exponential backoff, BaseDelay doubled on each retry up to MaxDelay, passed
@@ -120,15 +125,36 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 	return min(max(p.Jitter(d), 0), d)
 }
 
-// wait decides whether to retry after attempt number n of a request with
-// the given method ended with resp or err, and how long to wait first.
-func (p RetryPolicy) wait(method string, resp *http.Response, err error, n int) (time.Duration, bool) {
-	idempotent := method == http.MethodGet || method == http.MethodHead
+// idempotentKey marks the context of a POST that is safe to repeat, such
+// as UpdateWebhook's, which sets the same fields again.
+type idempotentKey struct{}
+
+// idempotent returns ctx marked so that the retrier treats its requests as
+// safe to repeat whatever their method.
+func idempotent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, idempotentKey{}, true)
+}
+
+// repeatable reports whether req is safe to send again after a 503 or a
+// transport error: its method is, or its context is marked by idempotent.
+func repeatable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodDelete:
+		return true
+	}
+	marked, _ := req.Context().Value(idempotentKey{}).(bool)
+	return marked
+}
+
+// wait decides whether to retry after attempt number n of req ended with
+// resp or err, and how long to wait first.
+func (p RetryPolicy) wait(req *http.Request, resp *http.Response, err error, n int) (time.Duration, bool) {
+	safe := repeatable(req)
 	switch {
 	case err != nil:
-		return p.backoff(n), idempotent
+		return p.backoff(n), safe
 	case resp.StatusCode == http.StatusTooManyRequests:
-	case resp.StatusCode == http.StatusServiceUnavailable && idempotent:
+	case resp.StatusCode == http.StatusServiceUnavailable && safe:
 	default:
 		return 0, false
 	}
@@ -185,7 +211,7 @@ func (r *retrier) Do(req *http.Request) (*http.Response, error) {
 		if n == r.policy.MaxRetries || ctx.Err() != nil {
 			return resp, err
 		}
-		d, retry := r.policy.wait(req.Method, resp, err, n)
+		d, retry := r.policy.wait(req, resp, err, n)
 		if !retry {
 			return resp, err
 		}

@@ -25,11 +25,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/verifykit/verifykit/api"
 	"github.com/verifykit/verifykit/internal/provision"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/store/sqlite"
 	"github.com/verifykit/verifykit/internal/token"
+	"github.com/verifykit/verifykit/internal/webhook"
 )
 
 const (
@@ -39,6 +42,10 @@ const (
 	shutdownTimeout = 5 * time.Second
 	// readHeaderTimeout is the server's, as verifyd sets one.
 	readHeaderTimeout = 10 * time.Second
+	// webhookTimeout bounds each webhook delivery; webhookPoll is how often
+	// due deliveries are looked for besides the server's nudges.
+	webhookTimeout = 5 * time.Second
+	webhookPoll    = 100 * time.Millisecond
 )
 
 // Account is one provisioned account: its credentials, both ways of
@@ -189,7 +196,30 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	s.Account = s.accounts[0]
 
-	cfg := api.Config{Now: c.now}
+	// Webhook deliveries are signed with the accounts' auth tokens, and
+	// retried soon: a test waits seconds, not minutes.
+	tokens := map[string]string{}
+	for _, a := range s.accounts {
+		tokens[a.AccountSID] = a.AuthToken
+	}
+	loopback, err := webhook.ParseHosts(webhook.Loopback)
+	if err != nil {
+		t.Fatalf("verifydtest: %v", err)
+	}
+	deliverer, err := webhook.NewDeliverer(st, webhook.Config{
+		Secrets: func(acc string) (string, bool) { tok, ok := tokens[acc]; return tok, ok },
+		Client:  webhook.NewClient(webhookTimeout, loopback),
+		Lease:   3 * webhookTimeout,
+		Poll:    webhookPoll,
+		Backoff: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second},
+		Now:     now,
+		Log:     c.log,
+	})
+	if err != nil {
+		t.Fatalf("verifydtest: %v", err)
+	}
+	cfg := api.Config{Now: c.now, EventsRecorded: deliverer.Notify, WebhookHosts: loopback,
+		Collectors: []prometheus.Collector{deliverer.Collector()}}
 	for _, f := range c.apiConfig {
 		f(&cfg)
 	}
@@ -197,6 +227,12 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("verifydtest: %v", err)
 	}
+	hookCtx, stopHooks := context.WithCancel(context.Background())
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		_ = deliverer.Run(hookCtx) // returns only hookCtx's error
+	}()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("verifydtest: listen on 127.0.0.1: %v", err)
@@ -227,6 +263,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 			_ = srv.Close() // requests still running after the deadline are cut
 		}
 		<-served
+		stopHooks()
+		<-hooksDone
 	}
 	t.Cleanup(s.Close)
 	return s

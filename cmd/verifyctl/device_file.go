@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/verifykit/verifykit/device"
 	"github.com/verifykit/verifykit/gen/models"
@@ -179,4 +181,132 @@ func factorFields(f *models.Factor) []field {
 		{"metadata", metadata},
 		{"url", deref(f.URL)},
 	}
+}
+
+// loadDeviceAt reads the device that path holds, sending its requests to
+// baseURL instead of the saved base URL when baseURL is set.
+func loadDeviceAt(path, baseURL string) (*device.Device, error) {
+	var opts []device.Option
+	if baseURL != "" {
+		opts = append(opts, device.WithBaseURL(baseURL))
+	}
+	return loadDevice(path, opts...)
+}
+
+// saveAfter saves the device to path after a command's requests ended
+// with err: always after a success (done says what succeeded), and after a
+// failure only when the device corrected its clock meanwhile (offset is
+// the one it had before), as the SDKs keep theirs. It returns err, or the
+// saving's failure.
+func saveAfter(d *device.Device, path string, offset time.Duration, err error, done string) error {
+	if err != nil {
+		if d.ClockOffset() != offset {
+			if serr := d.Save(path); serr != nil {
+				return fmt.Errorf("%w (and saving the device failed: %w)", err, serr)
+			}
+		}
+		return err
+	}
+	if err := d.Save(path); err != nil {
+		return fmt.Errorf("%s, but the device was not saved: %w", done, err)
+	}
+	return nil
+}
+
+// printChallenge writes a challenge, received as raw, in the format of o.
+func (o printOptions) printChallenge(raw []byte) error {
+	if o.Output == "json" {
+		return printJSON(o.Out, raw, o.Pretty)
+	}
+	fields, err := challengeFields(raw)
+	if err != nil {
+		return err
+	}
+	return printTable(o.Out, fields)
+}
+
+// printChallenges writes challenges in the format of o: JSON, an array of
+// the challenges as received; a table, one per challenge, with a blank line
+// between two.
+func (o printOptions) printChallenges(list []device.Challenge) error {
+	if o.Output == "json" {
+		raw := []byte{'['}
+		for i, c := range list {
+			if i > 0 {
+				raw = append(raw, ',')
+			}
+			raw = append(raw, c.Raw...)
+		}
+		return printJSON(o.Out, append(raw, ']'), o.Pretty)
+	}
+	var b bytes.Buffer
+	for i, c := range list {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fields, err := challengeFields(c.Raw)
+		if err != nil {
+			return err
+		}
+		if err := printTable(&b, fields); err != nil {
+			return err
+		}
+	}
+	_, err := o.Out.Write(b.Bytes())
+	return err
+}
+
+// challengeFields returns the table of a challenge, received as raw, in
+// the order of the resource in the spec; details.fields, hidden_details and
+// metadata are compact JSON, or empty when null.
+func challengeFields(raw []byte) ([]field, error) {
+	var c models.Challenge
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("decode challenge: %w", err)
+	}
+	var reason, fields, hidden, metadata string
+	if c.RespondedReason != nil {
+		reason = string(*c.RespondedReason)
+	}
+	if len(c.Details.Fields) > 0 {
+		fields = compactJSON(c.Details.Fields)
+	}
+	if c.HiddenDetails != nil {
+		hidden = compactJSON(*c.HiddenDetails)
+	}
+	if c.Metadata != nil {
+		metadata = compactJSON(*c.Metadata)
+	}
+	return []field{
+		{"sid", deref(c.SID)},
+		{"account_sid", deref(c.AccountSID)},
+		{"service_sid", deref(c.ServiceSID)},
+		{"entity_sid", deref(c.EntitySID)},
+		{"identity", deref(c.Identity)},
+		{"factor_sid", deref(c.FactorSID)},
+		{"date_created", formatTime(c.DateCreated)},
+		{"date_updated", formatTime(c.DateUpdated)},
+		{"date_responded", formatTime(c.DateResponded)},
+		{"expiration_date", formatTime(c.ExpirationDate)},
+		{"status", string(c.Status)},
+		{"responded_reason", reason},
+		{"details.message", c.Details.Message},
+		{"details.fields", fields},
+		{"hidden_details", hidden},
+		{"metadata", metadata},
+		{"factor_type", string(c.FactorType)},
+		{"url", deref(c.URL)},
+	}, nil
+}
+
+// compactJSON returns v as compact JSON, with <, > and & as they are; ""
+// if v cannot be encoded, which decoded JSON always can.
+func compactJSON(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

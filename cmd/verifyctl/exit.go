@@ -27,8 +27,8 @@ const exitCodesHelp = `verifyctl exits with one of these statuses:
   2  usage error: a command, flag, argument or setting is missing or
      malformed; the message names the flag and what it wants
   3  not found: the API answered 404 (such as code 20404); the service,
-     access token, entity or factor does not exist, or belongs to another
-     account
+     access token, entity, factor or challenge does not exist, or belongs to
+     another account
   4  authentication failed: the API answered 401 (code 20003); the
      credentials are wrong, or the device's access token is used, expired
      or for another identity, or its factor no longer takes its JWTs

@@ -2,8 +2,9 @@
 // Access Tokens API, for Twilio itself and for verifyd alike. It creates and
 // fetches access tokens, and inspects the tokens themselves. Its device
 // commands act as a phone running the Verify Push SDK (package device):
-// they enroll a push factor with an access token and verify it, keeping the
-// phone's key in a file between runs.
+// they enroll a push factor with an access token and verify it, then list,
+// approve and deny its challenges, keeping the phone's key in a file
+// between runs.
 //
 // Run `verifyctl help` for the commands, `verifyctl help exit-codes` for the
 // exit statuses, and `verifyctl help environment` for the environment
@@ -90,6 +91,9 @@ func commands() []command {
 		{"device enroll", "Enroll a simulated phone with an access token", enrollUsage, runEnroll},
 		{"device verify", "Verify a simulated phone's push factor", verifyUsage, runVerify},
 		{"device show", "Show a device file, without its private key", showUsage, runShow},
+		{"device challenges", "List the challenges of a simulated phone's factor", challengesUsage, runChallenges},
+		{"device approve", "Approve a challenge as a simulated phone", approveUsage, runApprove},
+		{"device deny", "Deny a challenge as a simulated phone", denyUsage, runDeny},
 	}
 }
 
@@ -177,7 +181,8 @@ func rootUsage() string {
 	var b strings.Builder
 	b.WriteString(`verifyctl is a command-line client for the Twilio Verify v2 Access Tokens API,
 as served by Twilio or by verifyd. Its device commands act as a phone running
-the Verify Push SDK, to enroll and verify push factors without a phone.
+the Verify Push SDK, to enroll and verify push factors and to answer their
+challenges without a phone.
 
 Usage:
   verifyctl <command> [flags]
@@ -239,9 +244,10 @@ The device commands read no credentials: a simulated phone has none but
 the access token it enrolls with (--token, or - for stdin) and then its own
 key, which signs its requests. device enroll reads VERIFYKIT_BASE_URL (or
 --base-url; else https://verify.twilio.com, the SDKs' built-in URL) and
-saves the base URL in the device file; device verify uses the saved one, and
-reads no variable: only its --base-url replaces it. TWILIO_EDGE and
-TWILIO_REGION do not apply to them, as the SDKs have one URL built in.
+saves the base URL in the device file; device verify, challenges, approve and
+deny use the saved one, and read no variable: only their --base-url replaces
+it. TWILIO_EDGE and TWILIO_REGION do not apply to them, as the SDKs have one
+URL built in.
 
 Prefer the environment for secrets: command-line arguments show up in ps
 output and in shell history.

@@ -292,6 +292,80 @@ func TestParseDeviceVerifyAndShow(t *testing.T) {
 	}
 }
 
+func TestParseDeviceChallenges(t *testing.T) {
+	env := map[string]string{"VERIFYKIT_BASE_URL": "http://127.0.0.1:8080"}
+	defaults := func(edit func(o *challengesOptions)) *challengesOptions {
+		o := &challengesOptions{printOptions: printOptions{Output: "json"}, File: "d.json", Order: "asc", PageSize: 50}
+		edit(o)
+		return o
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    *challengesOptions
+		wantErr string
+	}{
+		{name: "defaults", args: []string{"--device", "d.json"}, want: defaults(func(*challengesOptions) {})},
+		{name: "every flag", args: []string{"--device", "d.json", "--status", "pending", "--order", "desc", "--page-size", "1000", "--limit", "7", "--base-url", "http://127.0.0.1:9090", "-o", "table"},
+			want: defaults(func(o *challengesOptions) {
+				o.Output, o.Status, o.Order, o.PageSize, o.Limit, o.BaseURL = "table", "pending", "desc", 1000, 7, "http://127.0.0.1:9090"
+			})},
+		{name: "no device", args: []string{"--status", "pending"}, wantErr: "--device: missing; want the file that holds the simulated device"},
+		{name: "bad status", args: []string{"--device", "d.json", "--status", "Pending"}, wantErr: "--status: want pending, approved, denied or expired"},
+		{name: "bad order", args: []string{"--device", "d.json", "--order", "newest"}, wantErr: "--order: want asc or desc"},
+		{name: "page size 0", args: []string{"--device", "d.json", "--page-size", "0"}, wantErr: "--page-size: want 1 to 1000"},
+		{name: "page size not a number", args: []string{"--device", "d.json", "--page-size", "ten"}, wantErr: `--page-size: parse error`},
+		{name: "negative limit", args: []string{"--device", "d.json", "--limit", "-1"}, wantErr: "--limit: want 0 (all) or more"},
+		{name: "empty base URL", args: []string{"--device", "d.json", "--base-url", ""}, wantErr: "--base-url: want an absolute http or https URL without user, query or fragment"},
+		{name: "bad output", args: []string{"--device", "d.json", "-o", "yaml"}, wantErr: "-o: want json or table"},
+		{name: "positional", args: []string{"--device", "d.json", "YC00000000000000000000000000000001"}, wantErr: `unexpected argument "YC00000000000000000000000000000001"; every input is a flag`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseChallenges(testApp(env), tc.args)
+			if errText(err) != tc.wantErr {
+				t.Fatalf("parseChallenges(%q) error = %v, want %q", tc.args, err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(challengesOptions{}), cmpopts.IgnoreFields(printOptions{}, "Out")); diff != "" {
+				t.Errorf("parseChallenges(%q) mismatch (-want +got):\n%s", tc.args, diff)
+			}
+		})
+	}
+}
+
+func TestParseDeviceAnswer(t *testing.T) {
+	const yc = "YC0123456789abcdef0123456789ABCDEF"
+	env := map[string]string{"VERIFYKIT_BASE_URL": "http://127.0.0.1:8080"}
+	for _, verb := range []struct{ name, status, usage string }{{"approve", "approved", approveUsage}, {"deny", "denied", denyUsage}} {
+		for _, tc := range []struct {
+			name    string
+			args    []string
+			want    *answerOptions
+			wantErr string
+		}{
+			{name: "defaults", args: []string{"--device", "d.json", "--challenge", yc},
+				want: &answerOptions{printOptions: printOptions{Output: "json"}, File: "d.json", ChallengeSID: yc, Status: verb.status}},
+			{name: "base URL and table", args: []string{"--challenge", yc, "-o", "table", "--device", "d.json", "--base-url", "https://verify.example"},
+				want: &answerOptions{printOptions: printOptions{Output: "table"}, File: "d.json", ChallengeSID: yc, Status: verb.status, BaseURL: "https://verify.example"}},
+			{name: "no challenge", args: []string{"--device", "d.json"}, wantErr: "--challenge: missing; want YC followed by 32 hex digits"},
+			{name: "a factor SID", args: []string{"--device", "d.json", "--challenge", "YF0123456789abcdef0123456789abcdef"}, wantErr: "--challenge: want YC followed by 32 hex digits"},
+			{name: "short", args: []string{"--device", "d.json", "--challenge", "YC0123"}, wantErr: "--challenge: want YC followed by 32 hex digits"},
+			{name: "no device", args: []string{"--challenge", yc}, wantErr: "--device: missing; want the file that holds the simulated device"},
+			{name: "bad base URL", args: []string{"--device", "d.json", "--challenge", yc, "--base-url", "verify.example"}, wantErr: "--base-url: want an absolute http or https URL without user, query or fragment"},
+			{name: "no status flag", args: []string{"--device", "d.json", "--challenge", yc, "--status", "approved"}, wantErr: "unknown flag --status; run 'verifyctl device " + verb.name + " --help' for usage"},
+		} {
+			t.Run(verb.name+" "+tc.name, func(t *testing.T) {
+				got, err := parseAnswer(testApp(env), tc.args, verb.name, verb.status, verb.usage)
+				if errText(err) != tc.wantErr {
+					t.Fatalf("parseAnswer(%q) error = %v, want %q", tc.args, err, tc.wantErr)
+				}
+				if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(answerOptions{}), cmpopts.IgnoreFields(printOptions{}, "Out")); diff != "" {
+					t.Errorf("parseAnswer(%q) mismatch (-want +got):\n%s", tc.args, diff)
+				}
+			})
+		}
+	}
+}
+
 func TestConfigFromFlagsAndEnv(t *testing.T) {
 	env := map[string]string{
 		"TWILIO_ACCOUNT_SID": testAC,
@@ -370,6 +444,9 @@ func TestDescribe(t *testing.T) {
 		{"device forbidden", fmt.Errorf("device: verify: %w", &device.Error{Code: 60311, Message: "Invalid signature", Status: http.StatusForbidden}), exitFailure, "60311 Invalid signature"},
 		{"device, no Twilio code", &device.Error{Message: "Bad Gateway", Status: http.StatusBadGateway}, exitFailure, "HTTP 502 Bad Gateway"},
 		{"device not enrolled", device.ErrNotEnrolled, exitFailure, "device: not enrolled"},
+		{"challenge refused locally", fmt.Errorf("device: approve YC…: %w", device.ErrChallengeExpired), exitFailure, "device: approve YC…: expired challenge can not be updated"},
+		{"challenge not found", fmt.Errorf("device: deny YC…: %w", &device.Error{Code: 20404, Message: "Not found", Status: http.StatusNotFound}), exitNotFound, "20404 Not found"},
+		{"answer refused", fmt.Errorf("device: approve YC…: %w", &device.Error{Code: 60324, Message: "Challenge verification failed", Status: http.StatusForbidden}), exitFailure, "60324 Challenge verification failed"},
 		{"interrupted", fmt.Errorf("fetch access token: %w", context.Canceled), exitFailure, "fetch access token: context canceled"},
 		{"other", errors.New("read token from stdin: EOF"), exitFailure, "read token from stdin: EOF"},
 	} {

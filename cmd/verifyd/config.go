@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/verifykit/verifykit/api"
+	"github.com/verifykit/verifykit/internal/webhook"
 )
 
 // config is everything verifyd reads from flags and the environment.
@@ -31,6 +32,8 @@ type config struct {
 	authFailureLimit   int
 	authFailureWindow  time.Duration
 	trustForwardedFor  bool
+	webhookTimeout     time.Duration
+	webhookHosts       *webhook.Hosts
 }
 
 // storeFlags registers the flags that say where the data lives; serve and
@@ -64,6 +67,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	logFlush := fs.String("log-flush-interval", envOr(getenv, "VERIFYD_LOG_FLUSH_INTERVAL", "100ms"), "how long log lines below warn may wait to be written in a batch; 0: each at once (env VERIFYD_LOG_FLUSH_INTERVAL)")
 	shutdown := fs.String("shutdown-timeout", envOr(getenv, "VERIFYD_SHUTDOWN_TIMEOUT", "10s"), "how long shutdown waits for requests in flight (env VERIFYD_SHUTDOWN_TIMEOUT)")
 	maxConns := fs.String("max-connections", envOr(getenv, "VERIFYD_MAX_CONNECTIONS", "1024"), "most client connections open at once; more wait in the listen backlog until one closes (env VERIFYD_MAX_CONNECTIONS)")
+	hookHosts := fs.String("webhook-hosts", envOr(getenv, "VERIFYD_WEBHOOK_HOSTS", webhook.Loopback), "hosts webhooks may be delivered to: host names, IP addresses and CIDR prefixes, comma-separated; loopback is localhost, 127.0.0.0/8 and ::1 (env VERIFYD_WEBHOOK_HOSTS)")
+	hookTimeout := fs.String("webhook-timeout", envOr(getenv, "VERIFYD_WEBHOOK_TIMEOUT", "10s"), "how long a webhook receiver may take to answer; a delivery in flight is kept from other instances for 3 times as long (env VERIFYD_WEBHOOK_TIMEOUT)")
 	idle := fs.String("idle-timeout", envOr(getenv, "VERIFYD_IDLE_TIMEOUT", "15s"), "how long an idle keep-alive connection stays open (env VERIFYD_IDLE_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -93,6 +98,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if c.idleTimeout, err = time.ParseDuration(*idle); err != nil || c.idleTimeout <= 0 {
 		return c, fmt.Errorf("-idle-timeout: want a positive duration such as 15s, got %q", *idle)
+	}
+	if c.webhookHosts, err = webhook.ParseHosts(*hookHosts); err != nil {
+		return c, fmt.Errorf("-webhook-hosts: %w", err)
+	}
+	if c.webhookTimeout, err = time.ParseDuration(*hookTimeout); err != nil || c.webhookTimeout <= 0 {
+		return c, fmt.Errorf("-webhook-timeout: want a positive duration such as 10s, got %q", *hookTimeout)
 	}
 	if c.authFailureLimit, err = strconv.Atoi(*authLimit); err != nil || c.authFailureLimit == 0 {
 		return c, fmt.Errorf("-auth-failure-limit: want a positive number, or a negative one for no limit, got %q", *authLimit)

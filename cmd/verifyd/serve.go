@@ -13,11 +13,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
 
 	"github.com/verifykit/verifykit/api"
 	"github.com/verifykit/verifykit/internal/logbuf"
 	"github.com/verifykit/verifykit/internal/provision"
+	"github.com/verifykit/verifykit/internal/webhook"
 )
 
 // Server timeouts: a slow client cannot hold a connection open for long.
@@ -62,12 +64,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}()
 
+	tokens := map[string]string{}
 	if cfg.bootstrap != "" {
-		if err := applyBootstrapFile(ctx, st, cfg.bootstrap, time.Now()); err != nil {
+		if tokens, err = applyBootstrapFile(ctx, st, cfg.bootstrap, time.Now()); err != nil {
 			return err
 		}
 	}
 	dev, err := devCredentials(ctx, st, cfg)
+	if err != nil {
+		return err
+	}
+	if dev != nil {
+		tokens[dev.AccountSID] = dev.AuthToken
+	}
+	secrets, err := signingSecrets(ctx, st, tokens, log)
+	if err != nil {
+		return err
+	}
+	deliverer, err := webhook.NewDeliverer(st, webhook.Config{
+		Secrets: secrets,
+		Client:  webhook.NewClient(cfg.webhookTimeout, cfg.webhookHosts),
+		Lease:   3 * cfg.webhookTimeout,
+		Log:     log,
+	})
 	if err != nil {
 		return err
 	}
@@ -83,6 +102,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		AuthFailureLimit:   cfg.authFailureLimit,
 		AuthFailureWindow:  cfg.authFailureWindow,
 		TrustForwardedFor:  cfg.trustForwardedFor,
+		EventsRecorded:     deliverer.Notify,
+		WebhookHosts:       cfg.webhookHosts,
+		Collectors:         []prometheus.Collector{deliverer.Collector()},
 	}, st, keys, log)
 	if err != nil {
 		return err
@@ -119,6 +141,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	// Deliveries run until the server has stopped: an attempt cut short
+	// is made again, by this instance after a restart or by another.
+	hookCtx, stopHooks := context.WithCancel(context.WithoutCancel(ctx))
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		_ = deliverer.Run(hookCtx) // returns only hookCtx's error
+	}()
+	defer func() { stopHooks(); <-hooksDone }()
 
 	select {
 	case err := <-served:

@@ -5,7 +5,84 @@ package models
 
 import (
 	"time"
+
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
+
+// Defines values for ChallengeRespondedReason.
+const (
+	ChallengeRespondedReasonNone         ChallengeRespondedReason = "none"
+	ChallengeRespondedReasonNotNeeded    ChallengeRespondedReason = "not_needed"
+	ChallengeRespondedReasonNotRequested ChallengeRespondedReason = "not_requested"
+)
+
+// Valid indicates whether the value is a known member of the ChallengeRespondedReason enum.
+func (e ChallengeRespondedReason) Valid() bool {
+	switch e {
+	case ChallengeRespondedReasonNone:
+		return true
+	case ChallengeRespondedReasonNotNeeded:
+		return true
+	case ChallengeRespondedReasonNotRequested:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChallengeStatus.
+const (
+	ChallengeStatusApproved ChallengeStatus = "approved"
+	ChallengeStatusDenied   ChallengeStatus = "denied"
+	ChallengeStatusExpired  ChallengeStatus = "expired"
+	ChallengeStatusPending  ChallengeStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ChallengeStatus enum.
+func (e ChallengeStatus) Valid() bool {
+	switch e {
+	case ChallengeStatusApproved:
+		return true
+	case ChallengeStatusDenied:
+		return true
+	case ChallengeStatusExpired:
+		return true
+	case ChallengeStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventType.
+const (
+	EventTypeAsterisk          EventType = "*"
+	EventTypeChallengeApproved EventType = "challenge.approved"
+	EventTypeChallengeDenied   EventType = "challenge.denied"
+	EventTypeFactorCreated     EventType = "factor.created"
+	EventTypeFactorDeleted     EventType = "factor.deleted"
+	EventTypeFactorVerified    EventType = "factor.verified"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case EventTypeAsterisk:
+		return true
+	case EventTypeChallengeApproved:
+		return true
+	case EventTypeChallengeDenied:
+		return true
+	case EventTypeFactorCreated:
+		return true
+	case EventTypeFactorDeleted:
+		return true
+	case EventTypeFactorVerified:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for FactorBindingAlg.
 const (
@@ -97,6 +174,138 @@ func (e NotificationPlatform) Valid() bool {
 	}
 }
 
+// Defines values for PushNotificationDataType.
+const (
+	VerifyPushChallenge PushNotificationDataType = "verify_push_challenge"
+)
+
+// Valid indicates whether the value is a known member of the PushNotificationDataType enum.
+func (e PushNotificationDataType) Valid() bool {
+	switch e {
+	case VerifyPushChallenge:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookWebhookMethod.
+const (
+	GET  WebhookWebhookMethod = "GET"
+	POST WebhookWebhookMethod = "POST"
+)
+
+// Valid indicates whether the value is a known member of the WebhookWebhookMethod enum.
+func (e WebhookWebhookMethod) Valid() bool {
+	switch e {
+	case GET:
+		return true
+	case POST:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEventChallengeStatus.
+const (
+	WebhookEventChallengeStatusApproved WebhookEventChallengeStatus = "approved"
+	WebhookEventChallengeStatusDenied   WebhookEventChallengeStatus = "denied"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEventChallengeStatus enum.
+func (e WebhookEventChallengeStatus) Valid() bool {
+	switch e {
+	case WebhookEventChallengeStatusApproved:
+		return true
+	case WebhookEventChallengeStatusDenied:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEventType.
+const (
+	WebhookEventTypeChallengeApproved WebhookEventType = "challenge.approved"
+	WebhookEventTypeChallengeDenied   WebhookEventType = "challenge.denied"
+	WebhookEventTypeFactorCreated     WebhookEventType = "factor.created"
+	WebhookEventTypeFactorDeleted     WebhookEventType = "factor.deleted"
+	WebhookEventTypeFactorVerified    WebhookEventType = "factor.verified"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEventType enum.
+func (e WebhookEventType) Valid() bool {
+	switch e {
+	case WebhookEventTypeChallengeApproved:
+		return true
+	case WebhookEventTypeChallengeDenied:
+		return true
+	case WebhookEventTypeFactorCreated:
+		return true
+	case WebhookEventTypeFactorDeleted:
+		return true
+	case WebhookEventTypeFactorVerified:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookStatus.
+const (
+	Disabled WebhookStatus = "disabled"
+	Enabled  WebhookStatus = "enabled"
+)
+
+// Valid indicates whether the value is a known member of the WebhookStatus enum.
+func (e WebhookStatus) Valid() bool {
+	switch e {
+	case Disabled:
+		return true
+	case Enabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookVersion.
+const (
+	V1 WebhookVersion = "v1"
+	V2 WebhookVersion = "v2"
+)
+
+// Valid indicates whether the value is a known member of the WebhookVersion enum.
+func (e WebhookVersion) Valid() bool {
+	switch e {
+	case V1:
+		return true
+	case V2:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListChallengeParamsOrder.
+const (
+	Asc  ListChallengeParamsOrder = "asc"
+	Desc ListChallengeParamsOrder = "desc"
+)
+
+// Valid indicates whether the value is a known member of the ListChallengeParamsOrder enum.
+func (e ListChallengeParamsOrder) Valid() bool {
+	switch e {
+	case Asc:
+		return true
+	case Desc:
+		return true
+	default:
+		return false
+	}
+}
+
 // AccessToken The resource `verify.v2.service.access_token`. Every property is always sent;
 // nullable ones are `null` when they have no value (for example
 // `factor_friendly_name` when the create request left it out).
@@ -132,6 +341,79 @@ type AccessToken struct {
 	URL *string `json:"url"`
 }
 
+// Challenge The resource `verify.v2.service.entity.challenge`. Every property is always sent.
+type Challenge struct {
+	AccountSID  *string    `json:"account_sid"`
+	DateCreated *time.Time `json:"date_created"`
+
+	// DateResponded When the device answered; null until then.
+	DateResponded *time.Time `json:"date_responded"`
+	DateUpdated   *time.Time `json:"date_updated"`
+
+	// Details What the user is shown.
+	Details        ChallengeDetails `json:"details"`
+	EntitySID      *string          `json:"entity_sid"`
+	ExpirationDate *time.Time       `json:"expiration_date"`
+
+	// FactorSID The factor the challenge asks.
+	FactorSID *string `json:"factor_sid"`
+
+	// FactorType The type of factor (the one an access token enrolls). Only `push` is supported.
+	FactorType    FactorType         `json:"factor_type"`
+	HiddenDetails *map[string]string `json:"hidden_details"`
+	Identity      *string            `json:"identity"`
+
+	// Links The URLs of a challenge's nested resources.
+	Links ChallengeLinks `json:"links"`
+
+	// Metadata What the device sent with its answer; null when nothing.
+	Metadata *map[string]string `json:"metadata"`
+
+	// RespondedReason Always `none` for push challenges.
+	RespondedReason *ChallengeRespondedReason `json:"responded_reason"`
+	ServiceSID      *string                   `json:"service_sid"`
+
+	// SID A 34 character string that uniquely identifies this challenge.
+	SID *string `json:"sid"`
+
+	// Status `pending` until the device answers (`approved`, `denied`) or the expiration date
+	// passes (`expired`).
+	Status ChallengeStatus `json:"status"`
+	URL    *string         `json:"url"`
+}
+
+// ChallengeRespondedReason Always `none` for push challenges.
+type ChallengeRespondedReason string
+
+// ChallengeDetails What the user is shown.
+type ChallengeDetails struct {
+	Fields  []ChallengeField `json:"fields"`
+	Message string           `json:"message"`
+}
+
+// ChallengeField A label and a value shown to the user.
+type ChallengeField struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+// ChallengeLinks The URLs of a challenge's nested resources.
+type ChallengeLinks struct {
+	Notifications string `json:"notifications"`
+}
+
+// ChallengeList A page of challenges.
+type ChallengeList struct {
+	Challenges []Challenge `json:"challenges"`
+
+	// Meta Where a page of a list is, and the URLs of its neighbours.
+	Meta ListMeta `json:"meta"`
+}
+
+// ChallengeStatus `pending` until the device answers (`approved`, `denied`) or the expiration date
+// passes (`expired`).
+type ChallengeStatus string
+
 // CreateAccessTokenRequest The form fields of CreateAccessToken. Fields that are not listed here are rejected.
 type CreateAccessTokenRequest struct {
 	// FactorFriendlyName The friendly name of the factor, for example the device's name: up to 64
@@ -148,6 +430,26 @@ type CreateAccessTokenRequest struct {
 
 	// TTL How long, in seconds, the access token is valid. From 60 to 300; 60 when left out.
 	TTL *int `json:"Ttl,omitempty"`
+}
+
+// CreateChallengeRequest The form fields of CreateChallenge.
+type CreateChallengeRequest struct {
+	// DetailsFields Up to 20 fields shown to the user, each a JSON object `{"label": …, "value": …}`
+	// with a label of up to 36 characters and a value of up to 128 (else 400, code 60368).
+	DetailsFields *[]string `json:"Details.Fields,omitempty"`
+
+	// DetailsMessage The message shown to the user, up to 256 characters without NUL; required (else 400, code 60368).
+	DetailsMessage *string `json:"Details.Message,omitempty"`
+
+	// ExpirationDate When the challenge expires, RFC 3339: after now and at most 60 minutes after
+	// it; five minutes after creation when left out.
+	ExpirationDate *string `json:"ExpirationDate,omitempty"`
+
+	// FactorSID The verified push factor to ask.
+	FactorSID string `json:"FactorSid"`
+
+	// HiddenDetails Context not shown to the user, a stringified JSON object of strings, up to 1024 characters.
+	HiddenDetails *string `json:"HiddenDetails,omitempty"`
 }
 
 // CreateEntityRequest The form fields of CreateEntity.
@@ -187,6 +489,25 @@ type CreateNewFactorRequest struct {
 
 	// Metadata Stringified JSON object of strings, up to 1024 characters, such as `{"os":"Android"}`.
 	Metadata *string `json:"Metadata,omitempty"`
+}
+
+// CreateNotificationRequest The form fields of CreateNotification.
+type CreateNotificationRequest struct {
+	// TTL How long, in seconds, to keep trying to deliver the push; 0 to 300, 300 when left out.
+	TTL *int `json:"Ttl,omitempty"`
+}
+
+// CreateWebhookRequest The form fields of CreateWebhook.
+type CreateWebhookRequest struct {
+	EventTypes   []EventType    `json:"EventTypes"`
+	FriendlyName string         `json:"FriendlyName"`
+	Status       *WebhookStatus `json:"Status,omitempty"`
+
+	// Version `v2`; `v1` is accepted and delivers the same fields.
+	Version *WebhookVersion `json:"Version,omitempty"`
+
+	// WebhookURL An absolute `http` or `https` URL, up to 1024 characters.
+	WebhookURL WebhookURL `json:"WebhookUrl"`
 }
 
 // Entity The resource `verify.v2.service.entity`. Every property is always sent.
@@ -248,6 +569,9 @@ type Error struct {
 	// Status The HTTP status code.
 	Status int `json:"status"`
 }
+
+// EventType An event a webhook receives; `*` is every event.
+type EventType string
 
 // Factor The resource `verify.v2.service.entity.factor`. Every property is always sent.
 type Factor struct {
@@ -375,8 +699,69 @@ type NewFactor struct {
 	URL    *string      `json:"url"`
 }
 
+// Notification The resource `verify.v2.service.entity.challenge.notification`. Every property is always sent.
+type Notification struct {
+	AccountSID   *string    `json:"account_sid"`
+	ChallengeSID *string    `json:"challenge_sid"`
+	DateCreated  *time.Time `json:"date_created"`
+	EntitySID    *string    `json:"entity_sid"`
+	Identity     *string    `json:"identity"`
+
+	// Priority Always `high` for push.
+	Priority   *string `json:"priority"`
+	ServiceSID *string `json:"service_sid"`
+
+	// SID A 34 character string that uniquely identifies this notification.
+	SID *string `json:"sid"`
+	TTL int     `json:"ttl"`
+}
+
 // NotificationPlatform How the device receives pushes; `none` when it polls instead.
 type NotificationPlatform string
+
+// PushNotification A push verifyd recorded for a factor (verifykit only).
+type PushNotification struct {
+	ChallengeSID string `json:"challenge_sid"`
+
+	// Data The data message of a push, as the app receives it.
+	Data        PushNotificationData `json:"data"`
+	DateCreated time.Time            `json:"date_created"`
+	FactorSID   string               `json:"factor_sid"`
+	Priority    string               `json:"priority"`
+
+	// SID The notification's SID.
+	SID string `json:"sid"`
+	TTL int    `json:"ttl"`
+}
+
+// PushNotificationData The data message of a push, as the app receives it.
+type PushNotificationData struct {
+	ChallengeSID string `json:"challenge_sid"`
+	FactorSID    string `json:"factor_sid"`
+
+	// Message The challenge's details message.
+	Message string                   `json:"message"`
+	Type    PushNotificationDataType `json:"type"`
+}
+
+// PushNotificationDataType defines model for PushNotificationData.Type.
+type PushNotificationDataType string
+
+// PushNotificationList A page of pushes.
+type PushNotificationList struct {
+	// Meta Where a page of a list is, and the URLs of its neighbours.
+	Meta   ListMeta           `json:"meta"`
+	Pushes []PushNotification `json:"pushes"`
+}
+
+// UpdateChallengeRequest The form fields of UpdateChallenge.
+type UpdateChallengeRequest struct {
+	// AuthPayload The device's signed answer, a compact JWS (see UpdateChallenge).
+	AuthPayload string `json:"AuthPayload"`
+
+	// Metadata A stringified JSON object of strings from the device, up to 1024 characters, such as `{"os":"Android"}`.
+	Metadata *string `json:"Metadata,omitempty"`
+}
 
 // UpdateFactorRequest The form fields of UpdateFactor. The SDKs send `Config.AppId` too, which Twilio's own spec leaves out.
 type UpdateFactorRequest struct {
@@ -393,8 +778,93 @@ type UpdateFactorRequest struct {
 	FriendlyName *string `json:"FriendlyName,omitempty"`
 }
 
+// UpdateWebhookRequest The form fields of UpdateWebhook; those left out keep their value.
+type UpdateWebhookRequest struct {
+	EventTypes   *[]EventType   `json:"EventTypes,omitempty"`
+	FriendlyName *string        `json:"FriendlyName,omitempty"`
+	Status       *WebhookStatus `json:"Status,omitempty"`
+
+	// Version `v2`; `v1` is accepted and delivers the same fields.
+	Version *WebhookVersion `json:"Version,omitempty"`
+
+	// WebhookURL An absolute `http` or `https` URL, up to 1024 characters.
+	WebhookURL *WebhookURL `json:"WebhookUrl,omitempty"`
+}
+
+// Webhook The resource `verify.v2.service.webhook`. Every property is always sent.
+type Webhook struct {
+	AccountSID   *string      `json:"account_sid"`
+	DateCreated  *time.Time   `json:"date_created"`
+	DateUpdated  *time.Time   `json:"date_updated"`
+	EventTypes   *[]EventType `json:"event_types"`
+	FriendlyName *string      `json:"friendly_name"`
+	ServiceSID   *string      `json:"service_sid"`
+
+	// SID A 34 character string that uniquely identifies this webhook.
+	SID    *string       `json:"sid"`
+	Status WebhookStatus `json:"status"`
+	URL    *string       `json:"url"`
+
+	// Version `v2`; `v1` is accepted and delivers the same fields.
+	Version WebhookVersion `json:"version"`
+
+	// WebhookMethod Always `POST`.
+	WebhookMethod *WebhookWebhookMethod `json:"webhook_method"`
+	WebhookURL    *string               `json:"webhook_url"`
+}
+
+// WebhookWebhookMethod Always `POST`.
+type WebhookWebhookMethod string
+
+// WebhookEvent The form fields of an event delivery. The `challenge_*` fields come with
+// challenge events only; `factor_friendly_name` when the factor has a name.
+type WebhookEvent struct {
+	AccountSID string `json:"account_sid"`
+
+	// ChallengeMetadata The metadata the device sent with its answer, a JSON object of strings.
+	ChallengeMetadata  *string                      `json:"challenge_metadata,omitempty"`
+	ChallengeSID       *string                      `json:"challenge_sid,omitempty"`
+	ChallengeStatus    *WebhookEventChallengeStatus `json:"challenge_status,omitempty"`
+	EntityIdentity     string                       `json:"entity_identity"`
+	FactorFriendlyName *string                      `json:"factor_friendly_name,omitempty"`
+	FactorSID          string                       `json:"factor_sid"`
+
+	// FactorType The type of factor (the one an access token enrolls). Only `push` is supported.
+	FactorType FactorType       `json:"factor_type"`
+	ServiceSID string           `json:"service_sid"`
+	Type       WebhookEventType `json:"type"`
+
+	// UUID The event's id; every delivery of one event carries the same.
+	UUID openapi_types.UUID `json:"uuid"`
+}
+
+// WebhookEventChallengeStatus defines model for WebhookEvent.ChallengeStatus.
+type WebhookEventChallengeStatus string
+
+// WebhookEventType defines model for WebhookEvent.Type.
+type WebhookEventType string
+
+// WebhookList A page of webhooks.
+type WebhookList struct {
+	// Meta Where a page of a list is, and the URLs of its neighbours.
+	Meta     ListMeta  `json:"meta"`
+	Webhooks []Webhook `json:"webhooks"`
+}
+
+// WebhookStatus defines model for WebhookStatus.
+type WebhookStatus string
+
+// WebhookURL An absolute `http` or `https` URL, up to 1024 characters.
+type WebhookURL = string
+
+// WebhookVersion `v2`; `v1` is accepted and delivers the same fields.
+type WebhookVersion string
+
 // AccessTokenSID defines model for AccessTokenSid.
 type AccessTokenSID = string
+
+// ChallengeSID defines model for ChallengeSid.
+type ChallengeSID = string
 
 // FactorSID defines model for FactorSid.
 type FactorSID = string
@@ -416,6 +886,9 @@ type PageTokenIOS = string
 
 // ServiceSID defines model for ServiceSid.
 type ServiceSID = string
+
+// WebhookSID defines model for WebhookSid.
+type WebhookSID = string
 
 // BadRequest A Twilio REST error. `status` repeats the HTTP status.
 type BadRequest = Error
@@ -450,6 +923,21 @@ type TooManyRequests = Error
 // Unauthorized A Twilio REST error. `status` repeats the HTTP status.
 type Unauthorized = Error
 
+// ListPushParams defines parameters for ListPush.
+type ListPushParams struct {
+	// PageSize How many items a page holds, from 1 to 1000; 50 when left out.
+	PageSize *PageSize `form:"PageSize,omitempty" json:"PageSize,omitempty"`
+
+	// Page The number of the page, from 0; informational, the PageToken says where a page starts.
+	Page *Page `form:"Page,omitempty" json:"Page,omitempty"`
+
+	// PageToken The opaque token of a page, from a `next_page_url` or `previous_page_url`.
+	PageToken *PageToken `form:"PageToken,omitempty" json:"PageToken,omitempty"`
+
+	// PageTokenIOS PageToken, as the iOS SDK spells it.
+	PageTokenIOS *PageTokenIOS `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // ListEntityParams defines parameters for ListEntity.
 type ListEntityParams struct {
 	// PageSize How many items a page holds, from 1 to 1000; 50 when left out.
@@ -464,6 +952,33 @@ type ListEntityParams struct {
 	// PageTokenIOS PageToken, as the iOS SDK spells it.
 	PageTokenIOS *PageTokenIOS `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
+
+// ListChallengeParams defines parameters for ListChallenge.
+type ListChallengeParams struct {
+	// FactorSID Only the challenges of this factor.
+	FactorSID *string `form:"FactorSid,omitempty" json:"FactorSid,omitempty"`
+
+	// Status Only the challenges in this status.
+	Status *ChallengeStatus `form:"Status,omitempty" json:"Status,omitempty"`
+
+	// Order `asc` (oldest first, the default) or `desc`.
+	Order *ListChallengeParamsOrder `form:"Order,omitempty" json:"Order,omitempty"`
+
+	// PageSize How many items a page holds, from 1 to 1000; 50 when left out.
+	PageSize *PageSize `form:"PageSize,omitempty" json:"PageSize,omitempty"`
+
+	// Page The number of the page, from 0; informational, the PageToken says where a page starts.
+	Page *Page `form:"Page,omitempty" json:"Page,omitempty"`
+
+	// PageToken The opaque token of a page, from a `next_page_url` or `previous_page_url`.
+	PageToken *PageToken `form:"PageToken,omitempty" json:"PageToken,omitempty"`
+
+	// PageTokenIOS PageToken, as the iOS SDK spells it.
+	PageTokenIOS *PageTokenIOS `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListChallengeParamsOrder defines parameters for ListChallenge.
+type ListChallengeParamsOrder string
 
 // ListFactorParams defines parameters for ListFactor.
 type ListFactorParams struct {
@@ -480,14 +995,44 @@ type ListFactorParams struct {
 	PageTokenIOS *PageTokenIOS `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListWebhookParams defines parameters for ListWebhook.
+type ListWebhookParams struct {
+	// PageSize How many items a page holds, from 1 to 1000; 50 when left out.
+	PageSize *PageSize `form:"PageSize,omitempty" json:"PageSize,omitempty"`
+
+	// Page The number of the page, from 0; informational, the PageToken says where a page starts.
+	Page *Page `form:"Page,omitempty" json:"Page,omitempty"`
+
+	// PageToken The opaque token of a page, from a `next_page_url` or `previous_page_url`.
+	PageToken *PageToken `form:"PageToken,omitempty" json:"PageToken,omitempty"`
+}
+
 // CreateAccessTokenFormdataRequestBody defines body for CreateAccessToken for application/x-www-form-urlencoded ContentType.
 type CreateAccessTokenFormdataRequestBody = CreateAccessTokenRequest
 
 // CreateEntityFormdataRequestBody defines body for CreateEntity for application/x-www-form-urlencoded ContentType.
 type CreateEntityFormdataRequestBody = CreateEntityRequest
 
+// CreateChallengeFormdataRequestBody defines body for CreateChallenge for application/x-www-form-urlencoded ContentType.
+type CreateChallengeFormdataRequestBody = CreateChallengeRequest
+
+// CreateNotificationFormdataRequestBody defines body for CreateNotification for application/x-www-form-urlencoded ContentType.
+type CreateNotificationFormdataRequestBody = CreateNotificationRequest
+
+// UpdateChallengeFormdataRequestBody defines body for UpdateChallenge for application/x-www-form-urlencoded ContentType.
+type UpdateChallengeFormdataRequestBody = UpdateChallengeRequest
+
 // CreateNewFactorFormdataRequestBody defines body for CreateNewFactor for application/x-www-form-urlencoded ContentType.
 type CreateNewFactorFormdataRequestBody = CreateNewFactorRequest
 
 // UpdateFactorFormdataRequestBody defines body for UpdateFactor for application/x-www-form-urlencoded ContentType.
 type UpdateFactorFormdataRequestBody = UpdateFactorRequest
+
+// CreateWebhookFormdataRequestBody defines body for CreateWebhook for application/x-www-form-urlencoded ContentType.
+type CreateWebhookFormdataRequestBody = CreateWebhookRequest
+
+// UpdateWebhookFormdataRequestBody defines body for UpdateWebhook for application/x-www-form-urlencoded ContentType.
+type UpdateWebhookFormdataRequestBody = UpdateWebhookRequest
+
+// ReceiveWebhookEventFormdataRequestBody defines body for ReceiveWebhookEvent for application/x-www-form-urlencoded ContentType.
+type ReceiveWebhookEventFormdataRequestBody = WebhookEvent

@@ -23,6 +23,9 @@ import (
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListPush List the pushes sent to a factor (verifykit only)
+	// (GET /dev/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}/Pushes)
+	ListPush(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid FactorSID, params ListPushParams) error
 	// CreateAccessToken Create an access token
 	// (POST /v2/Services/{ServiceSid}/AccessTokens)
 	CreateAccessToken(ctx echo.Context, serviceSID ServiceSID) error
@@ -41,6 +44,21 @@ type ServerInterface interface {
 	// FetchEntity Fetch an entity
 	// (GET /v2/Services/{ServiceSid}/Entities/{Identity})
 	FetchEntity(ctx echo.Context, serviceSID ServiceSID, identity Identity) error
+	// ListChallenge List the challenges of an entity
+	// (GET /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges)
+	ListChallenge(ctx echo.Context, serviceSID ServiceSID, identity Identity, params ListChallengeParams) error
+	// CreateChallenge Create a push challenge
+	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges)
+	CreateChallenge(ctx echo.Context, serviceSID ServiceSID, identity Identity) error
+	// CreateNotification Push a pending challenge again
+	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{ChallengeSid}/Notifications)
+	CreateNotification(ctx echo.Context, serviceSID ServiceSID, identity Identity, challengeSID string) error
+	// FetchChallenge Fetch a challenge
+	// (GET /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{Sid})
+	FetchChallenge(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid ChallengeSID) error
+	// UpdateChallenge Approve or deny a challenge
+	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{Sid})
+	UpdateChallenge(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid ChallengeSID) error
 	// ListFactor List the factors of an entity
 	// (GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors)
 	ListFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity, params ListFactorParams) error
@@ -56,11 +74,88 @@ type ServerInterface interface {
 	// UpdateFactor Verify or update a factor
 	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid})
 	UpdateFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid FactorSID) error
+	// ListWebhook List the webhooks of a service
+	// (GET /v2/Services/{ServiceSid}/Webhooks)
+	ListWebhook(ctx echo.Context, serviceSID ServiceSID, params ListWebhookParams) error
+	// CreateWebhook Create a webhook
+	// (POST /v2/Services/{ServiceSid}/Webhooks)
+	CreateWebhook(ctx echo.Context, serviceSID ServiceSID) error
+	// DeleteWebhook Delete a webhook
+	// (DELETE /v2/Services/{ServiceSid}/Webhooks/{Sid})
+	DeleteWebhook(ctx echo.Context, serviceSID ServiceSID, sid WebhookSID) error
+	// FetchWebhook Fetch a webhook
+	// (GET /v2/Services/{ServiceSid}/Webhooks/{Sid})
+	FetchWebhook(ctx echo.Context, serviceSID ServiceSID, sid WebhookSID) error
+	// UpdateWebhook Update a webhook
+	// (POST /v2/Services/{ServiceSid}/Webhooks/{Sid})
+	UpdateWebhook(ctx echo.Context, serviceSID ServiceSID, sid WebhookSID) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// ListPush converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPush(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// ------------- Path parameter "Sid" -------------
+	var sid FactorSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Sid", ctx.Param("Sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Sid: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPushParams
+	// ------------- Optional query parameter "PageSize" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "PageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter PageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "Page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "Page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Page: %s", err))
+	}
+
+	// ------------- Optional query parameter "PageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "PageToken", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter PageToken: %s", err))
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", ctx.QueryParams(), &params.PageTokenIOS, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageToken: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPush(ctx, serviceSID, identity, sid, params)
+	return err
 }
 
 // CreateAccessToken converts echo context to params.
@@ -210,6 +305,201 @@ func (w *ServerInterfaceWrapper) FetchEntity(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.FetchEntity(ctx, serviceSID, identity)
+	return err
+}
+
+// ListChallenge converts echo context to params.
+func (w *ServerInterfaceWrapper) ListChallenge(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListChallengeParams
+	// ------------- Optional query parameter "FactorSid" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "FactorSid", ctx.QueryParams(), &params.FactorSID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter FactorSid: %s", err))
+	}
+
+	// ------------- Optional query parameter "Status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "Status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Status: %s", err))
+	}
+
+	// ------------- Optional query parameter "Order" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "Order", ctx.QueryParams(), &params.Order, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Order: %s", err))
+	}
+
+	// ------------- Optional query parameter "PageSize" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "PageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter PageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "Page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "Page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Page: %s", err))
+	}
+
+	// ------------- Optional query parameter "PageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "PageToken", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter PageToken: %s", err))
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", ctx.QueryParams(), &params.PageTokenIOS, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageToken: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListChallenge(ctx, serviceSID, identity, params)
+	return err
+}
+
+// CreateChallenge converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateChallenge(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateChallenge(ctx, serviceSID, identity)
+	return err
+}
+
+// CreateNotification converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateNotification(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// ------------- Path parameter "ChallengeSid" -------------
+	var challengeSID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ChallengeSid", ctx.Param("ChallengeSid"), &challengeSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ChallengeSid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateNotification(ctx, serviceSID, identity, challengeSID)
+	return err
+}
+
+// FetchChallenge converts echo context to params.
+func (w *ServerInterfaceWrapper) FetchChallenge(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// ------------- Path parameter "Sid" -------------
+	var sid ChallengeSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Sid", ctx.Param("Sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Sid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.FetchChallenge(ctx, serviceSID, identity, sid)
+	return err
+}
+
+// UpdateChallenge converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateChallenge(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Identity" -------------
+	var identity Identity
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Identity", ctx.Param("Identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Identity: %s", err))
+	}
+
+	// ------------- Path parameter "Sid" -------------
+	var sid ChallengeSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Sid", ctx.Param("Sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Sid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateChallenge(ctx, serviceSID, identity, sid)
 	return err
 }
 
@@ -387,6 +677,133 @@ func (w *ServerInterfaceWrapper) UpdateFactor(ctx echo.Context) error {
 	return err
 }
 
+// ListWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookParams
+	// ------------- Optional query parameter "PageSize" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "PageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter PageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "Page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "Page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Page: %s", err))
+	}
+
+	// ------------- Optional query parameter "PageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "PageToken", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter PageToken: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhook(ctx, serviceSID, params)
+	return err
+}
+
+// CreateWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateWebhook(ctx, serviceSID)
+	return err
+}
+
+// DeleteWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Sid" -------------
+	var sid WebhookSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Sid", ctx.Param("Sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Sid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteWebhook(ctx, serviceSID, sid)
+	return err
+}
+
+// FetchWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) FetchWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Sid" -------------
+	var sid WebhookSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Sid", ctx.Param("Sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Sid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.FetchWebhook(ctx, serviceSID, sid)
+	return err
+}
+
+// UpdateWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ServiceSid" -------------
+	var serviceSID ServiceSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ServiceSid", ctx.Param("ServiceSid"), &serviceSID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ServiceSid: %s", err))
+	}
+
+	// ------------- Path parameter "Sid" -------------
+	var sid WebhookSID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "Sid", ctx.Param("Sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Sid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateWebhook(ctx, serviceSID, sid)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -445,7 +862,44 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Factors/:Sid", wrapper.DeleteFactor, options.OperationMiddlewares["DeleteFactor"]...)
 	router.GET(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Factors/:Sid", wrapper.FetchFactor, options.OperationMiddlewares["FetchFactor"]...)
 	router.POST(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Factors/:Sid", wrapper.UpdateFactor, options.OperationMiddlewares["UpdateFactor"]...)
+	router.GET(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Challenges", wrapper.ListChallenge, options.OperationMiddlewares["ListChallenge"]...)
+	router.POST(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Challenges", wrapper.CreateChallenge, options.OperationMiddlewares["CreateChallenge"]...)
+	router.GET(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Challenges/:Sid", wrapper.FetchChallenge, options.OperationMiddlewares["FetchChallenge"]...)
+	router.POST(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Challenges/:Sid", wrapper.UpdateChallenge, options.OperationMiddlewares["UpdateChallenge"]...)
+	router.POST(options.BaseURL+"/v2/Services/:ServiceSid/Entities/:Identity/Challenges/:ChallengeSid/Notifications", wrapper.CreateNotification, options.OperationMiddlewares["CreateNotification"]...)
+	router.GET(options.BaseURL+"/v2/Services/:ServiceSid/Webhooks", wrapper.ListWebhook, options.OperationMiddlewares["ListWebhook"]...)
+	router.POST(options.BaseURL+"/v2/Services/:ServiceSid/Webhooks", wrapper.CreateWebhook, options.OperationMiddlewares["CreateWebhook"]...)
+	router.DELETE(options.BaseURL+"/v2/Services/:ServiceSid/Webhooks/:Sid", wrapper.DeleteWebhook, options.OperationMiddlewares["DeleteWebhook"]...)
+	router.GET(options.BaseURL+"/v2/Services/:ServiceSid/Webhooks/:Sid", wrapper.FetchWebhook, options.OperationMiddlewares["FetchWebhook"]...)
+	router.POST(options.BaseURL+"/v2/Services/:ServiceSid/Webhooks/:Sid", wrapper.UpdateWebhook, options.OperationMiddlewares["UpdateWebhook"]...)
+	router.GET(options.BaseURL+"/dev/Services/:ServiceSid/Entities/:Identity/Factors/:Sid/Pushes", wrapper.ListPush, options.OperationMiddlewares["ListPush"]...)
 
+}
+
+// CallbackReceiverInterface represents handlers for receiving inbound
+// callback requests. Each callback becomes a Handle*Callback
+// method that the implementation fills in. The caller mounts the per-
+// callback echo.HandlerFunc returned by {Op}CallbackHandler at
+// whatever URL path they advertise to senders.
+type CallbackReceiverInterface interface {
+	// An event, as verifyd delivers it
+	// HandleReceiveWebhookEventCallback handles the POST callback for event.
+	HandleReceiveWebhookEventCallback(ctx echo.Context) error
+}
+
+// ReceiveWebhookEventCallbackHandler returns the echo.HandlerFunc for the event callback.
+// Mount this at the URL path advertised to callback senders. Errors
+// during parameter binding are returned via echo.NewHTTPError so echo's
+// error-handling chain reports them as 400. Middlewares are applied in
+// the order provided -- the last argument becomes the outermost wrapper.
+func ReceiveWebhookEventCallbackHandler(si CallbackReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
+	h := echo.HandlerFunc(func(ctx echo.Context) error {
+		return si.HandleReceiveWebhookEventCallback(ctx)
+	})
+	for _, mw := range middlewares {
+		h = mw(h)
+	}
+	return h
 }
 
 type BadRequestResponseHeaders struct {
@@ -549,6 +1003,225 @@ type UnauthorizedJSONResponse struct {
 	Body Error
 
 	Headers UnauthorizedResponseHeaders
+}
+
+type ListPushRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Identity   Identity   `json:"Identity"`
+	SID        FactorSID  `json:"Sid"`
+	Params     ListPushParams
+}
+
+type ListPushResponseObject interface {
+	VisitListPushResponse(w http.ResponseWriter) error
+}
+
+type ListPush200ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type ListPush200JSONResponse struct {
+	Body    PushNotificationList
+	Headers ListPush200ResponseHeaders
+}
+
+func (response ListPush200JSONResponse) VisitListPushResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPush400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListPush400JSONResponse) VisitListPushResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPush401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListPush401JSONResponse) VisitListPushResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPush403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListPush403JSONResponse) VisitListPushResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPush404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListPush404JSONResponse) VisitListPushResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPush405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response ListPush405JSONResponse) VisitListPushResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPush413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListPush413JSONResponse) VisitListPushResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPush429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListPush429JSONResponse) VisitListPushResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPush431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListPush431JSONResponse) VisitListPushResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPush500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ListPush500JSONResponse) VisitListPushResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPush503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListPush503JSONResponse) VisitListPushResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreateAccessTokenRequestObject struct {
@@ -1882,6 +2555,1102 @@ func (response FetchEntity503JSONResponse) VisitFetchEntityResponse(w http.Respo
 	return err
 }
 
+type ListChallengeRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Identity   Identity   `json:"Identity"`
+	Params     ListChallengeParams
+}
+
+type ListChallengeResponseObject interface {
+	VisitListChallengeResponse(w http.ResponseWriter) error
+}
+
+type ListChallenge200ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type ListChallenge200JSONResponse struct {
+	Body    ChallengeList
+	Headers ListChallenge200ResponseHeaders
+}
+
+func (response ListChallenge200JSONResponse) VisitListChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChallenge400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListChallenge400JSONResponse) VisitListChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChallenge401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListChallenge401JSONResponse) VisitListChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChallenge403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListChallenge403JSONResponse) VisitListChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChallenge404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListChallenge404JSONResponse) VisitListChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChallenge405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response ListChallenge405JSONResponse) VisitListChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChallenge413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListChallenge413JSONResponse) VisitListChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChallenge429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListChallenge429JSONResponse) VisitListChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChallenge431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListChallenge431JSONResponse) VisitListChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChallenge500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ListChallenge500JSONResponse) VisitListChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChallenge503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListChallenge503JSONResponse) VisitListChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChallengeRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Identity   Identity   `json:"Identity"`
+	Body       *CreateChallengeFormdataRequestBody
+}
+
+type CreateChallengeResponseObject interface {
+	VisitCreateChallengeResponse(w http.ResponseWriter) error
+}
+
+type CreateChallenge201ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type CreateChallenge201JSONResponse struct {
+	Body    Challenge
+	Headers CreateChallenge201ResponseHeaders
+}
+
+func (response CreateChallenge201JSONResponse) VisitCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChallenge400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateChallenge400JSONResponse) VisitCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChallenge401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateChallenge401JSONResponse) VisitCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChallenge403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateChallenge403JSONResponse) VisitCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChallenge404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateChallenge404JSONResponse) VisitCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChallenge405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response CreateChallenge405JSONResponse) VisitCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChallenge413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateChallenge413JSONResponse) VisitCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChallenge429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateChallenge429JSONResponse) VisitCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChallenge431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateChallenge431JSONResponse) VisitCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChallenge500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response CreateChallenge500JSONResponse) VisitCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChallenge503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateChallenge503JSONResponse) VisitCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotificationRequestObject struct {
+	ServiceSID   ServiceSID `json:"ServiceSid"`
+	Identity     Identity   `json:"Identity"`
+	ChallengeSID string     `json:"ChallengeSid"`
+	Body         *CreateNotificationFormdataRequestBody
+}
+
+type CreateNotificationResponseObject interface {
+	VisitCreateNotificationResponse(w http.ResponseWriter) error
+}
+
+type CreateNotification201ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type CreateNotification201JSONResponse struct {
+	Body    Notification
+	Headers CreateNotification201ResponseHeaders
+}
+
+func (response CreateNotification201JSONResponse) VisitCreateNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotification400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateNotification400JSONResponse) VisitCreateNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotification401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateNotification401JSONResponse) VisitCreateNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotification403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateNotification403JSONResponse) VisitCreateNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotification404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateNotification404JSONResponse) VisitCreateNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotification405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response CreateNotification405JSONResponse) VisitCreateNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotification413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateNotification413JSONResponse) VisitCreateNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotification429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateNotification429JSONResponse) VisitCreateNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotification431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateNotification431JSONResponse) VisitCreateNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotification500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response CreateNotification500JSONResponse) VisitCreateNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotification503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateNotification503JSONResponse) VisitCreateNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchChallengeRequestObject struct {
+	ServiceSID ServiceSID   `json:"ServiceSid"`
+	Identity   Identity     `json:"Identity"`
+	SID        ChallengeSID `json:"Sid"`
+}
+
+type FetchChallengeResponseObject interface {
+	VisitFetchChallengeResponse(w http.ResponseWriter) error
+}
+
+type FetchChallenge200ResponseHeaders struct {
+	TwilioRequestID             *string
+	TwilioVerifySignatureFields *string
+}
+
+type FetchChallenge200JSONResponse struct {
+	Body    Challenge
+	Headers FetchChallenge200ResponseHeaders
+}
+
+func (response FetchChallenge200JSONResponse) VisitFetchChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.TwilioVerifySignatureFields != nil {
+		w.Header().Set("Twilio-Verify-Signature-Fields", fmt.Sprint(*response.Headers.TwilioVerifySignatureFields))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchChallenge400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response FetchChallenge400JSONResponse) VisitFetchChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchChallenge401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response FetchChallenge401JSONResponse) VisitFetchChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchChallenge403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response FetchChallenge403JSONResponse) VisitFetchChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchChallenge404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response FetchChallenge404JSONResponse) VisitFetchChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchChallenge405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response FetchChallenge405JSONResponse) VisitFetchChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchChallenge413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response FetchChallenge413JSONResponse) VisitFetchChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchChallenge429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response FetchChallenge429JSONResponse) VisitFetchChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchChallenge431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response FetchChallenge431JSONResponse) VisitFetchChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchChallenge500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response FetchChallenge500JSONResponse) VisitFetchChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchChallenge503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response FetchChallenge503JSONResponse) VisitFetchChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChallengeRequestObject struct {
+	ServiceSID ServiceSID   `json:"ServiceSid"`
+	Identity   Identity     `json:"Identity"`
+	SID        ChallengeSID `json:"Sid"`
+	Body       *UpdateChallengeFormdataRequestBody
+}
+
+type UpdateChallengeResponseObject interface {
+	VisitUpdateChallengeResponse(w http.ResponseWriter) error
+}
+
+type UpdateChallenge200ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type UpdateChallenge200JSONResponse struct {
+	Body    Challenge
+	Headers UpdateChallenge200ResponseHeaders
+}
+
+func (response UpdateChallenge200JSONResponse) VisitUpdateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChallenge400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateChallenge400JSONResponse) VisitUpdateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChallenge401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateChallenge401JSONResponse) VisitUpdateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChallenge403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateChallenge403JSONResponse) VisitUpdateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChallenge404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateChallenge404JSONResponse) VisitUpdateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChallenge405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response UpdateChallenge405JSONResponse) VisitUpdateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChallenge413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateChallenge413JSONResponse) VisitUpdateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChallenge429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateChallenge429JSONResponse) VisitUpdateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChallenge431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateChallenge431JSONResponse) VisitUpdateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChallenge500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response UpdateChallenge500JSONResponse) VisitUpdateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChallenge503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateChallenge503JSONResponse) VisitUpdateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListFactorRequestObject struct {
 	ServiceSID ServiceSID `json:"ServiceSid"`
 	Identity   Identity   `json:"Identity"`
@@ -2982,8 +4751,1089 @@ func (response UpdateFactor503JSONResponse) VisitUpdateFactorResponse(w http.Res
 	return err
 }
 
+type ListWebhookRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Params     ListWebhookParams
+}
+
+type ListWebhookResponseObject interface {
+	VisitListWebhookResponse(w http.ResponseWriter) error
+}
+
+type ListWebhook200ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type ListWebhook200JSONResponse struct {
+	Body    WebhookList
+	Headers ListWebhook200ResponseHeaders
+}
+
+func (response ListWebhook200JSONResponse) VisitListWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhook400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListWebhook400JSONResponse) VisitListWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhook401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListWebhook401JSONResponse) VisitListWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhook403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListWebhook403JSONResponse) VisitListWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhook404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListWebhook404JSONResponse) VisitListWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhook405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response ListWebhook405JSONResponse) VisitListWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhook413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListWebhook413JSONResponse) VisitListWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListWebhook429JSONResponse) VisitListWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListWebhook431JSONResponse) VisitListWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhook500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ListWebhook500JSONResponse) VisitListWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListWebhook503JSONResponse) VisitListWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	Body       *CreateWebhookFormdataRequestBody
+}
+
+type CreateWebhookResponseObject interface {
+	VisitCreateWebhookResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhook201ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type CreateWebhook201JSONResponse struct {
+	Body    Webhook
+	Headers CreateWebhook201ResponseHeaders
+}
+
+func (response CreateWebhook201JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateWebhook400JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateWebhook401JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateWebhook403JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateWebhook404JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response CreateWebhook405JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateWebhook413JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateWebhook429JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateWebhook431JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response CreateWebhook500JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateWebhook503JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	SID        WebhookSID `json:"Sid"`
+}
+
+type DeleteWebhookResponseObject interface {
+	VisitDeleteWebhookResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhook204ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type DeleteWebhook204Response struct {
+	Headers DeleteWebhook204ResponseHeaders
+}
+
+func (response DeleteWebhook204Response) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhook400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteWebhook400JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteWebhook401JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteWebhook403JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteWebhook404JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response DeleteWebhook405JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DeleteWebhook413JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteWebhook429JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteWebhook431JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response DeleteWebhook500JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteWebhook503JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchWebhookRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	SID        WebhookSID `json:"Sid"`
+}
+
+type FetchWebhookResponseObject interface {
+	VisitFetchWebhookResponse(w http.ResponseWriter) error
+}
+
+type FetchWebhook200ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type FetchWebhook200JSONResponse struct {
+	Body    Webhook
+	Headers FetchWebhook200ResponseHeaders
+}
+
+func (response FetchWebhook200JSONResponse) VisitFetchWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchWebhook400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response FetchWebhook400JSONResponse) VisitFetchWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchWebhook401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response FetchWebhook401JSONResponse) VisitFetchWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchWebhook403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response FetchWebhook403JSONResponse) VisitFetchWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchWebhook404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response FetchWebhook404JSONResponse) VisitFetchWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchWebhook405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response FetchWebhook405JSONResponse) VisitFetchWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchWebhook413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response FetchWebhook413JSONResponse) VisitFetchWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response FetchWebhook429JSONResponse) VisitFetchWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response FetchWebhook431JSONResponse) VisitFetchWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchWebhook500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response FetchWebhook500JSONResponse) VisitFetchWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FetchWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response FetchWebhook503JSONResponse) VisitFetchWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookRequestObject struct {
+	ServiceSID ServiceSID `json:"ServiceSid"`
+	SID        WebhookSID `json:"Sid"`
+	Body       *UpdateWebhookFormdataRequestBody
+}
+
+type UpdateWebhookResponseObject interface {
+	VisitUpdateWebhookResponse(w http.ResponseWriter) error
+}
+
+type UpdateWebhook200ResponseHeaders struct {
+	TwilioRequestID *string
+}
+
+type UpdateWebhook200JSONResponse struct {
+	Body    Webhook
+	Headers UpdateWebhook200ResponseHeaders
+}
+
+func (response UpdateWebhook200JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateWebhook400JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateWebhook401JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateWebhook403JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateWebhook404JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response UpdateWebhook405JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateWebhook413JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateWebhook429JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateWebhook431JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response UpdateWebhook500JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateWebhook503JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.TwilioRequestID != nil {
+		w.Header().Set("Twilio-Request-Id", fmt.Sprint(*response.Headers.TwilioRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListPush List the pushes sent to a factor (verifykit only)
+	// (GET /dev/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid}/Pushes)
+	ListPush(ctx context.Context, request ListPushRequestObject) (ListPushResponseObject, error)
 	// CreateAccessToken Create an access token
 	// (POST /v2/Services/{ServiceSid}/AccessTokens)
 	CreateAccessToken(ctx context.Context, request CreateAccessTokenRequestObject) (CreateAccessTokenResponseObject, error)
@@ -3002,6 +5852,21 @@ type StrictServerInterface interface {
 	// FetchEntity Fetch an entity
 	// (GET /v2/Services/{ServiceSid}/Entities/{Identity})
 	FetchEntity(ctx context.Context, request FetchEntityRequestObject) (FetchEntityResponseObject, error)
+	// ListChallenge List the challenges of an entity
+	// (GET /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges)
+	ListChallenge(ctx context.Context, request ListChallengeRequestObject) (ListChallengeResponseObject, error)
+	// CreateChallenge Create a push challenge
+	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges)
+	CreateChallenge(ctx context.Context, request CreateChallengeRequestObject) (CreateChallengeResponseObject, error)
+	// CreateNotification Push a pending challenge again
+	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{ChallengeSid}/Notifications)
+	CreateNotification(ctx context.Context, request CreateNotificationRequestObject) (CreateNotificationResponseObject, error)
+	// FetchChallenge Fetch a challenge
+	// (GET /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{Sid})
+	FetchChallenge(ctx context.Context, request FetchChallengeRequestObject) (FetchChallengeResponseObject, error)
+	// UpdateChallenge Approve or deny a challenge
+	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{Sid})
+	UpdateChallenge(ctx context.Context, request UpdateChallengeRequestObject) (UpdateChallengeResponseObject, error)
 	// ListFactor List the factors of an entity
 	// (GET /v2/Services/{ServiceSid}/Entities/{Identity}/Factors)
 	ListFactor(ctx context.Context, request ListFactorRequestObject) (ListFactorResponseObject, error)
@@ -3017,6 +5882,21 @@ type StrictServerInterface interface {
 	// UpdateFactor Verify or update a factor
 	// (POST /v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{Sid})
 	UpdateFactor(ctx context.Context, request UpdateFactorRequestObject) (UpdateFactorResponseObject, error)
+	// ListWebhook List the webhooks of a service
+	// (GET /v2/Services/{ServiceSid}/Webhooks)
+	ListWebhook(ctx context.Context, request ListWebhookRequestObject) (ListWebhookResponseObject, error)
+	// CreateWebhook Create a webhook
+	// (POST /v2/Services/{ServiceSid}/Webhooks)
+	CreateWebhook(ctx context.Context, request CreateWebhookRequestObject) (CreateWebhookResponseObject, error)
+	// DeleteWebhook Delete a webhook
+	// (DELETE /v2/Services/{ServiceSid}/Webhooks/{Sid})
+	DeleteWebhook(ctx context.Context, request DeleteWebhookRequestObject) (DeleteWebhookResponseObject, error)
+	// FetchWebhook Fetch a webhook
+	// (GET /v2/Services/{ServiceSid}/Webhooks/{Sid})
+	FetchWebhook(ctx context.Context, request FetchWebhookRequestObject) (FetchWebhookResponseObject, error)
+	// UpdateWebhook Update a webhook
+	// (POST /v2/Services/{ServiceSid}/Webhooks/{Sid})
+	UpdateWebhook(ctx context.Context, request UpdateWebhookRequestObject) (UpdateWebhookResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -3029,6 +5909,34 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// ListPush operation middleware
+func (sh *strictHandler) ListPush(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid FactorSID, params ListPushParams) error {
+	var request ListPushRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+	request.SID = sid
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPush(ctx.Request().Context(), request.(ListPushRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPush")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPushResponseObject); ok {
+		return validResponse.VisitListPushResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // CreateAccessToken operation middleware
@@ -3205,6 +6113,170 @@ func (sh *strictHandler) FetchEntity(ctx echo.Context, serviceSID ServiceSID, id
 	return nil
 }
 
+// ListChallenge operation middleware
+func (sh *strictHandler) ListChallenge(ctx echo.Context, serviceSID ServiceSID, identity Identity, params ListChallengeParams) error {
+	var request ListChallengeRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListChallenge(ctx.Request().Context(), request.(ListChallengeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListChallenge")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListChallengeResponseObject); ok {
+		return validResponse.VisitListChallengeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateChallenge operation middleware
+func (sh *strictHandler) CreateChallenge(ctx echo.Context, serviceSID ServiceSID, identity Identity) error {
+	var request CreateChallengeRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body CreateChallengeFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateChallenge(ctx.Request().Context(), request.(CreateChallengeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateChallenge")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateChallengeResponseObject); ok {
+		return validResponse.VisitCreateChallengeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateNotification operation middleware
+func (sh *strictHandler) CreateNotification(ctx echo.Context, serviceSID ServiceSID, identity Identity, challengeSID string) error {
+	var request CreateNotificationRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+	request.ChallengeSID = challengeSID
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body CreateNotificationFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateNotification(ctx.Request().Context(), request.(CreateNotificationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateNotification")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateNotificationResponseObject); ok {
+		return validResponse.VisitCreateNotificationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// FetchChallenge operation middleware
+func (sh *strictHandler) FetchChallenge(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid ChallengeSID) error {
+	var request FetchChallengeRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+	request.SID = sid
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.FetchChallenge(ctx.Request().Context(), request.(FetchChallengeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FetchChallenge")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(FetchChallengeResponseObject); ok {
+		return validResponse.VisitFetchChallengeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateChallenge operation middleware
+func (sh *strictHandler) UpdateChallenge(ctx echo.Context, serviceSID ServiceSID, identity Identity, sid ChallengeSID) error {
+	var request UpdateChallengeRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Identity = identity
+	request.SID = sid
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body UpdateChallengeFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateChallenge(ctx.Request().Context(), request.(UpdateChallengeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateChallenge")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateChallengeResponseObject); ok {
+		return validResponse.VisitUpdateChallengeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListFactor operation middleware
 func (sh *strictHandler) ListFactor(ctx echo.Context, serviceSID ServiceSID, identity Identity, params ListFactorParams) error {
 	var request ListFactorRequestObject
@@ -3359,157 +6431,394 @@ func (sh *strictHandler) UpdateFactor(ctx echo.Context, serviceSID ServiceSID, i
 	return nil
 }
 
+// ListWebhook operation middleware
+func (sh *strictHandler) ListWebhook(ctx echo.Context, serviceSID ServiceSID, params ListWebhookParams) error {
+	var request ListWebhookRequestObject
+
+	request.ServiceSID = serviceSID
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhook(ctx.Request().Context(), request.(ListWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookResponseObject); ok {
+		return validResponse.VisitListWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateWebhook operation middleware
+func (sh *strictHandler) CreateWebhook(ctx echo.Context, serviceSID ServiceSID) error {
+	var request CreateWebhookRequestObject
+
+	request.ServiceSID = serviceSID
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body CreateWebhookFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhook(ctx.Request().Context(), request.(CreateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateWebhookResponseObject); ok {
+		return validResponse.VisitCreateWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteWebhook operation middleware
+func (sh *strictHandler) DeleteWebhook(ctx echo.Context, serviceSID ServiceSID, sid WebhookSID) error {
+	var request DeleteWebhookRequestObject
+
+	request.ServiceSID = serviceSID
+	request.SID = sid
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhook(ctx.Request().Context(), request.(DeleteWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteWebhookResponseObject); ok {
+		return validResponse.VisitDeleteWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// FetchWebhook operation middleware
+func (sh *strictHandler) FetchWebhook(ctx echo.Context, serviceSID ServiceSID, sid WebhookSID) error {
+	var request FetchWebhookRequestObject
+
+	request.ServiceSID = serviceSID
+	request.SID = sid
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.FetchWebhook(ctx.Request().Context(), request.(FetchWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FetchWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(FetchWebhookResponseObject); ok {
+		return validResponse.VisitFetchWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateWebhook operation middleware
+func (sh *strictHandler) UpdateWebhook(ctx echo.Context, serviceSID ServiceSID, sid WebhookSID) error {
+	var request UpdateWebhookRequestObject
+
+	request.ServiceSID = serviceSID
+	request.SID = sid
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body UpdateWebhookFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWebhook(ctx.Request().Context(), request.(UpdateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateWebhookResponseObject); ok {
+		return validResponse.VisitUpdateWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H2LTttKu+irjHy2VGid4CSElqCloxRCSSkUSCi0K91kYk+SKc5M6hkTUoS0n+I8wnmw/0mO5mJ7HDsk",
-	"3FZXdVj6pZ/GY/ubb777zTeWS0djShDhzKrdWOgajsY+kn/XXRcx1qaXiIh/snA0gsHUqll1AqC8Bri8",
-	"aFtX0A+RWARdl4aEXzDsiYXbcMF/lm15kKMLN0CQI3FP2SlVC87bQsVpl52aI/73zbItRDjm0wvsqT+s",
-	"mtXvr7+reKV+v7pZerf5Dm5urpc3SxtO1fHKLqz0LdvqQ5fT4KIfYEQ8f3pB4AhZNesjHRKwQxHAR0NK",
-	"ULKQT8fi+jhkQ8u2GAqusIv0Xr7Ul9iLWvp1f4mlCnU1C00/bsDzOv6MPzZOTr/iT9sfA3h2LP7dPv5y",
-	"2D/9ddg/L21+an857Hs/GuL6D2/vUlx3vLLP4Nk7/o28H36ufN08aDVZc/Ql/DptbjQvG9PD9re9Y8cR",
-	"9wx7H1xxzyU8b+L+cbEYHB9frPuT+vnJ6eWJ+3a9+P4i2D6p7G8EV4efPkz2xju/Tr/029NNf3v/4/vD",
-	"QqV81ahf/AjGuL99+vP92xENKx8aXy4rp+etj5fT6lV4WHV/hWdffnyeNI4v2O77jXG4//N9/xxNv7rl",
-	"xvlb/u0gaMPjxodNsvNhcnZ52sQXx6efg9O3Rz+nbnPjYnR4wCuldjji7XXuOpMvl41PHyr16nrQv7yY",
-	"bpw0Ss7uzmW9/nkMS18/nYTDy2/O0T6tHA22EYefyEXlbePr+k8YtKYfzponZ9cFcn359bRf+fmW7DbK",
-	"B/31j9XTwWQ3PNu+7vHiPi/7wWDnuteHTo/x0sbAObg+FkfDfatWcRzbCgPfqllDzsestrZ2hQLcnxb5",
-	"BPuYFl06Wrsqr7UUlbC1xQSyZnAUW1uCSm5vbauh6X2GATUb/BOsJ1eFY+/uVffjTB+TSylk3CH0fUQG",
-	"QuQ8HaIl0jBia4tAWdtO3h+Jgd8Eya5+uW0RNLn4V4By+xgh2Fhi6RPz19I7NDjrE2Y8zV3tIQKU+FMw",
-	"hgMEaB9AoLHwiim+w5JaYs6Lf6v9/cKGL2z4wobLs+F32xohDgUJ9nHA+IXguYtngud/H8EBauFf6K+q",
-	"0wkdp7whfvjLsWzrEgmOMZiboGsTGBL6vm2Jf1s1R/1xwfAvZNWq4p8BusI0ZJkb/umN3Aq5pshmxmIA",
-	"8uUYeUBYt0DR9SPNB5eSPh7Im8fjC3mfS0dF7UMU4XgsFgVIiiTo60dvnyzxaEI57mMXckzJxdiHvE+D",
-	"kZBp7mj2amRI991RIUADzHggLxTkhYJTKlfWqxtv323CnushIfWYd3lxhQKGqbjPKW4WHcFjTyOGS6a7",
-	"cg8ezHVB5nouR/ga+fcW94LVPCjYTZHnw6XK7jJLOeShEJ0R6f1GSRPJ0rUlIE94aBnbIDLFXzHQj1VH",
-	"zFWx/vj7hcNeOOyFwzSH/aNqf2nQF9oHfcM2/BebB4/fsLQjDtEk35QwLAgb/AgZBxFPP86e6GHiYaLE",
-	"nT+walajVa5uWLY1Dns+di/UIRzsXk4ak697+/Rb89cPZ7t+/LWp/96pH7s7x4N6Y3d6Vq2cBD+qe+6b",
-	"YG/3yxptNEfXlW12Puzt4eNGlZDpu43wfOP0w3W18u3N3pt3k52vx2/2hoes3tzn52f9Y/Tzx1n5wPtx",
-	"Pj34WLkqBeuTv/4SQuxFJi8K0v7LZTIdC0Sxf1hEh+SPM4NubWuIoIcCIx2wTQkPqF/3fTrZjolcLvAQ",
-	"cwMskWvVrCbxBK0iBiZDxIcoAHyIQC+gE4YCwIY09D2AieuHHgIJu7CioCPFS1aNByGyLeYO0UgqC00n",
-	"PUp9BIm01LJg7SUwp0FqjZGL+1MJiN4YgOIO5Akgo6wGJgO5JECMhoGLUhDJ9425DeohH9IA/5JcZwMB",
-	"ACK80J6OkQ2a/cIB5O5Q/UU9ee6FFiauunhICTJWnJJRao2Vs2fGAyEb87d8gPiQegu2vNduH4GRWnn/",
-	"fX9otG1w9LnVtsHno3bz82Hr3lB+DvAAk7uBpHLNCluNIeQ0zjbNBe71fWBpXI8pQ3OpRF8ASC6T7xcv",
-	"dn2MCE+/ttGGAxu0Jd8WTtDPEDFeaHoLgFHr9fKml4VAOBkhwT9DBLAnnAw+xAwE6gaw0j057gJIPFAp",
-	"gyG6Bh4eYM5Wi6nXjiHnKBBP+++T47+dwiYs9L/fVMq3/2XZGZhuhckSwBHiKV6XiYoWngNhq7mjYEOp",
-	"bCBY6X7dnwdfgrqlcmSCWMROhFLQukCAY1sCFzgQqmhWQozg9SdEBnxo1SrrtjXCxPyngZWv+xor9cLu",
-	"XMREjuAySFCqTGx/d4nt7/7u7e8utf1mrGnzdh97vppa0bV4PPSBUtB9jIIaeCc4aGMduEMYQFdQmMCY",
-	"B9mwwJAgO468DoH+eAhJOEIBdpkNWOgOAWQAgtPT5o4NPpwKRAcC31uAoCsUgKNms9ghKawuYQzk4DTe",
-	"45KI3Ugj9l0Kr3/XC99g4ZdT2Pz+ZqVg/mv1dT6Kj6TXkIdeEo56KIjoSzgPNugHdAScLYCJsA2l8oG+",
-	"LReIB0mWBQxOpdoNEIAqUsE4DLjUrRIBP0MUTBMMSBBmdotH4ciqlRz5n9yw+sWJ94AJRwMUxJtoSYcn",
-	"I07pBIwgmQLM0YhF8Ayp7zG9m5IgEPGiLVB1lELyUZ8DGvK7AJavM4H2UB+GPlc+V2oHBvilueDHhQ7Z",
-	"g6BjKMhbyTeZEDIOA4JuyhvsCjrtZny+7l17aes6ilx6K5XfzaMbed8nOkFBFvD4ui0YSRAI/twCrZ19",
-	"wMbI9xnAc9E7fghItnVdGNDC7K6an1vimjZnlxGkX6Q5HOXcwEr3S32xQF3Kbs8TqAlcTyJXv9SXkKu3",
-	"4lVsTAlTlTbvoafNAZmLU6ak9jB97fGt/WCUGCU6aqWHrNqGU5YkjhiTosRqkivoYw/EOr0G2lz4TSMa",
-	"oAshOQznYzKZmJ6HR122hoJAOAnywYYPs+44tyZS/itAfatm/a+1pIZoTV1law3xCLXV9GHXE7AEo0jN",
-	"SYMR6FFvCjADWAO/oswkIPYIJCTyxA2HJGt3zYFJ37M2a3hJ6LYp6fvYfSDmK07JxLxKKQPoBwh6U4Cu",
-	"MePsIYivOKUU4jcfj/i2YT1ryCJAa0kYG0wwHyqDM9KLYEWfQcUprdri0GCHaGsnWa1iNOASTQEl8lhn",
-	"7y69XVUK+8nPcJcGPex5Snzf9xDLzrpTMQ8xfloNuAFlrMAwR5H5zcAoZByEDIHtzyet+5+tfF3qbCuP",
-	"P9sT1A8Z8moAJh42IjztOPTFyRmJCyq9crk5cYw05HJLdkeYFkDjCUDFnmPKuA0mQ+wOwUT67i4Mgqnp",
-	"uaccfBe6Q2HXqdOXm94CCmSxEHIwhoypF0rhrvwrfQ0GCBDKo6cxW/zSIeIn2O8jlyNvdUtSoja7XzGd",
-	"4FSnDfoQ+8gzaK/0XLSn3cU2pZ9gMEAPpMBKSozoVwD1bLCLke8x0KYUqHc8hOgqKYFSKT2VQJGQvmI6",
-	"oAL6ClZxgL6AVUh4qOSBUOgokM6iIIKYMiolG7hDyhABvak6xukl5s8j7ptEuSgtCYza24OOrDqrc7Xr",
-	"ox4M1JMfcFDVlMqtPonKJSAk6Hos+SY6BvnCtJaVL38etKsA1SHldRXVeRjOHWfdxLl6qBQUOlj0EIQ7",
-	"znpKHFefhjOEmanVrA16IZdgJupSxeFm8e8467P4lwjLt5mjWB6PXsfC8ZhqPy8xjXW4TkXvlopNPfa0",
-	"DynfpSHxHqqOU6dsiBnkJRbMM9fegglk8sj6ciMPUvNpulp/YhPOo0hBKIlM2mU95FMyYDJkqtW7TsPN",
-	"Etq6ILQOeU/5ELiQIQYgYRMdpGdwhJ5JWx7BqU+h90htWarkaUttfD9OTZZStlmp8qRqMnZyllWNpco/",
-	"qBo1N50SeAWxD3s+eqhmTB2Pfiwwn/sgvVhJ6cUnOhkdZZDsgzkDjNNAxnYwA2ECsTSeCZ1kFWZl9jBO",
-	"EA+mhXqf5wVlWsilxJMcOoGYgx7q00DQBw+mmAxSgruUCkDcHX97GgpoU3oAyVT/yh7IneXNlPimFIiH",
-	"gvipD2HL8qbJluWncIcpVXHJyLGTJMCjX7UDAUM+FO6N2jbLiNHyphCjJotHemMcUKFwxDOIJ6iJwT4S",
-	"5y7PGkBBH6BrEEsXMEUcGdH7B1PUKYE6T/pwmy8lTerJgaCHWXtp5/sJ/KADrHKnNACTgJJByifOGHiV",
-	"pxfetnV2dlZIYSbXXnwPGXYlSYO43j9tKqoVAYL+6K+OhgzUj5od6067USJF4ymnc/AOI6arax+uykUt",
-	"iYsqmagKXLpF0LhCwVRw0xgFXCpP6E/glMkAx1aHkNBXEpoSpPzOrvipqxIJfIimYAivECAUyNoksGJE",
-	"Nzqkm9cjmNysK5ti7paJCSxzEzqgoCHDKpKbqnpanDWVppmMeOgKnEw6VZzP3cHnCAFR0NoIRte3Fwej",
-	"ZyuAZoE+izARn5mQcHq5DU52t0GlUtkEmIDT9rYAVyWmrJp8cIHjkWDUWSgzUGQaPO/IiufkGSOkqruL",
-	"y7wxvzs077XREiCWpPO9W2AEp0CINYiJzEmmD2zj7hP6+787nWvHKXQ616XdTuf67e7317mHlCqUultQ",
-	"qZR1W6yc7Ry5X+Ylk9pP/ItHkeUyORJdZHWTyR5UjEwyUKsVByna8KcJUTDlaj8ZOy1TMhA39uah2oTE",
-	"VjF3N5iOBd9/bH0+BBPUi4ooxLlCl4OPZ43VpahZNq0aSVDHzknEiuOzBatqU8POnjFmQCZgiuAAXoMq",
-	"GGEScsQ04pTFUFmUEdYVbrk46DHqhxyB05NPRm1LUtUTi48wwIs3fmtm7f6WRGOnpHCaA7JyJs1ac6RC",
-	"dKpqXwrZM4Lzewwa7f1ALhdI2JbXDG1oZPmg52GVvT8yNEgf+gzl+SkyCK+Dq7QPMk8uRlHiVPzcxzJo",
-	"oioBpFX4QwYBixnFpYTGrt714UNEoQ3MvIH43UO6a1IsroFwrEpBOiRdC6ISfqft3cK7OBPhqloto2pE",
-	"qdsZ0foQUWrIx3tJ0uaTqKY0lnLqW4od0uQqyySO0FQtutQMeNQNRzJb8oDiGvl+LemjhjeVgpGsKBEv",
-	"JA8ifRq4SFFULvKfqgjGttozwmvj8dJrN6AjsOEI/FQcZ0v8mSktmSPQNvI9IlPOGDVDBpHMlwEqNvXE",
-	"7N+IbZ00Lz8Noc6p3OqQNHWBR1RuPV9RVe5ZzT+euNXhiU8ofm5cgzOiPewj0NrZlx6MNPhH2SN8r1oh",
-	"inV/kH+Kl2j6SrhCAxpgPhxtqa60ruyY6BZBXYd/B4gzsO44NogzoeuzNlA5hyGj9x/JrP4+mkNLsYA/",
-	"KpSrG0YNQA0wDokHA094nWhjXeAEcwZ2GiegFUr0x89ukj7tkJXNEuhNuRBGjAofS9Wsge7B7uWku1qU",
-	"ASRxplKAjUM23AIQjBLnewR9cQhC4F2iac7W31UzZFdyyus529+WPR7F+ng8rz4XjsevGBhD9xIOkFaG",
-	"AeiFxPMRwF5x9jXO/LccGn0dR3HTx92aKfee/Efe4Ybvbh8IqOtHh1p+bkkalcTpI+E1K1dX5a2ihhTQ",
-	"JZSg7swWy9Xq/C22vMsvUetJHiC6LyUSQK2d/Rw36skU+WIrJ8+4iQRbxrDZig0b01p5GlvlIO5dycT9",
-	"5BrV0i2dByXTBNTqdmZruASNG5AlO+nedCzKOlatY9WJF1DsdazbbnEJDpmRsCmELtSIjTuU012BISXF",
-	"F4WEik8Rk/n3RF2iqqxnibmku7qWgcGHjAN9xxMC8g9GfeKRJ3fGevVoGLH0njGUiFr/oABJgr2Hh0Ya",
-	"y0D8W4MChsd/V3wgxZczLBK5/4qG5su2TxGNZXd6evKJzc4NIOnSBpYVYeZ4nptZZMyJFS61NDXjZtHy",
-	"GbT2cyfl2Cawd6FIWdnZ4mBVnhh5pllcJNOWbizZU7AcM8sYmYIFBgGU/4560O+6WwAqtHBm+8awGPmc",
-	"3L1G9WWz29SO/Emj1VaVWEXQVUmpLgjQGEHOkp49dSGHKmSKLI/K9ONVjZdYVrTygnQe4hCr5s18b0dx",
-	"V/r5n8dqnZDHATQbUQDsCWNRCmS5JysHJXEqL4sUNqQBt8EwHEECAgQ9mdfRNxTzyNdI/2UfJ7g06t6L",
-	"IiYKzkhrpNCziFWinGEevo1jmovuGfKRh5egw9xL/K48kkpa8h9iPRUVmz7aiHpm4yjpsV9s1SsXI8+k",
-	"ehqj6FHprMeiazm9+uDkUCb3tSBzdU/DLe4gSJlpyhqRHWCGg7WU8TYy3KF8iXWTc6B5hZPyMYYvJ8le",
-	"5mQyftQWEHCp6KHwfO+ANGHTGZPxTzEFk7N4OMnuLgVxLE0XU2tLrU0MyH8mRZQxG+82DWczRnqHs/kl",
-	"LdoMWlbbmi/r3ydjUXLCjlH7wyWa2iBAPAwI8lQ0MC5i0M06OPYhc+S7CjQiEo4EktTkle85B2fOYrlZ",
-	"gGrx0NQd8ze5HUv8nFLqkA2BwlsYxBo8av0ogm562kpXRmVM2aLQUwOYdwhWF7qXYqGWS3E45+NZm+WW",
-	"dehJLzeLRdTs5Jd79A5unyzDOXOGxCRnB8diA9HMGCKDMAvBzhsus8RuU0Nlbu7LicbNdoTjeRvMBTGD",
-	"7vkEtsjh0P5LljMM92gpd0MbaE/tbiT+1VxvIyUt88I58RgWrfPGAb1CHsBZbaw4RhaHaapKza+J//y+",
-	"MCybZWdxQ4JxsCLHfhAkdG8ql4dIQH2frRbBZ5nbEGKgKyspVZuDEmMRfHJ2UB44MUbzMJJ0yEuJ4mPG",
-	"AY7ToYm7jrlw0/Fg2KNhLpHMTDGb4/rHMWWxXL53Gc/jcl76xQxTx5b8jHUlabaY7/tf3wNkiSRVtSot",
-	"BUqQNox0u6cMDc7Z0kI5Ml5qCAJmqSkI0ky5swrFGMSW20BDxXFn5hKkUsOL5wfkDnhbBpu6VDcfnXeS",
-	"yEJ8LoZB43Ix/c3IobHyVhPM2rPEn4ePKHKWpjlF2nmiLDV7Dvr+574cobmU3L2Z4U1jrNzi+yNj69aY",
-	"E5ZRGspRlqcV5SJN/bHAOZhBaARe8sIsQr5nu+i19IRsNtWsjUAGMLdV4k4IL/2WoqXas3ITjtmKC0NX",
-	"BMhF+AoxuVvEtnQWUBmZmIMxlTMlCOMIpgRznjmSoddTaUY/cQ7efGgRtIdm2r1rpni7gFMadTer2Nkr",
-	"BuiEADZGrkqFsqhoJE1c9ZAPdVPTghT5TuMENLZ3WnXA8IBAHgYzKcZXDLSaO/Zs5nzGGauWykskrP9t",
-	"ueeHJYoXJoAfkMh9vmztbR6nM+SGAebTlkBeKpTWwt4FDPlwTn5ehhSTin1FvyFDgdwSZsJcqusK8lZz",
-	"B6x069v/+Z//212NbZcxZGxCA2HfsQ4RhAr0PBg9d2P2aUdNsI+m+mmt/flPAwy5AdJFYZIs5FQ+AWyC",
-	"liHnYxV+EQzwccIX7jFqj0XAxxwF0E8g7Kp2AAFNXEoTQWQDKBy3DpGWjxnSwQPCEhEYc5kqVrlEU1WK",
-	"B91hVN8fPbtDzDodjxZBk8ct7lhlzqE/kKlz6Sp3LLsjNi5/EcCIf7t8Kv+tmlEK4x7cuvqrJC9dYk9c",
-	"Ch2n4qYkgHJzi2m3Rq5Dt92tDhEbcX2IR7rXgYW9rjKhDWJYtUGX9Ppqak4XXY+7YOWU4OuocG5L7dGQ",
-	"hnLNX/quN2DDcVYVxSWyCjMQwAk4+c///J+WDXpSNoWBXwR1A/uYJWU4tqxfnCKuSvJsgK7HQunZ5vgJ",
-	"zQySJsW7kAd60w6JLhuFPCXbaKLRmg2C7g7kqKuPRhuGSo5HlSwd4tIgQK4kDRwA16fupcSM6sSixEVi",
-	"E5pooMuZCp9QIslGqAEdaViK3pXbMkKEL8fZD6d60iFph+kautyfJjaBUR+chIYwV/SSqjCXLlaHzJoS",
-	"UUMq5ooa1HtkbWoPqaEC8YkayW8BsCAIIwKMSdymrryrkKiJJZhHjp50AqNqG30qZMqHmAw6BPkM5VLC",
-	"MociBHGUJZL1tGrcjx4BFbfVghHEstgWST87PaR1gPkw7KnprNENyV/5cea4llajR6fldPHtVRm8fq2O",
-	"SAlm9vp1ksLRcrdDXr/W649CNjRW6FJvlxIWjmS99QisNOKCXj3pdVUSjuwvVpzVnTt1VokLs8/4FYsy",
-	"SV632CEd0hZuQ5RLAzqUxjAZ+AhouMVWA0HWes8JdscBFWqxJn/+QDtEjXxRVbzIHdKoDVp4VkEfJkgA",
-	"QUhk5iXuw1Lsq0ZoddTEKJ2CFB697wMPBVhsWQoEzCX025RcCXKkhMU+ULSZmljwGrx+fRj1kyV2nn6o",
-	"NPrHAZKTdQQA6g+mG85ev55pOesQEHedyVOIq7cRy+TfZPghPnyF2UD5h6qIXzwNE9CNXIeuYqNs+9sI",
-	"BpfIU0CJKzVxHqirSvsGiCBdFA7ABwpG1EM+k26voiDIwJjKA2BxLX6XjoSTPOZTQQWvNegqe6ppIJVw",
-	"1hmUla7g0q4NujrJKf+MspxdW4AQJb1tQKO0cldnpburWsjHiXH0M4R+lNE1M+MCqDYeaQTMVCWph0yG",
-	"VNBoVDhu1uB386ZZq51ufz5piSPv+3gwFDvSszS6q8pmYhMUSL4yu/hpyBn2ULqcXu5WbafsrINDGk0M",
-	"7sZE3lWyoKDH1BZeR2pNbfA4lAQTz2mV95kej+r8IEBQlGKGeESEh1wfqh4QAUfUBgJWuuuO07XNIWuK",
-	"rBiVGzSeDwb4SlD3BLtIwvNJTRALVDCD1UA3msrYBSvxTEcb6KJ+UHVWVaxFvQEKsuCwK+DRBDMZUoYy",
-	"0xSlDZMdp6jnT8n9wp+h3Fc3njrYVfoqM/EQdOPZht0t0KPChgiQ1nPIU5Q0DBACl5goL9JQ12Zjr5y6",
-	"AVYYQvrslZ0PlCZiqzUBkJyIBd1LRLxXLG74NB6zpQqBIothpkNMGTJQPCmO2Erxw6R+FDjW/anCUDHC",
-	"EFsaxfquj2dt/bAIqAUWcmwbS073IZcTvXxfKVsfu4gwZKjQ+hi6Q1QoF52M3pxMJkUoLxdpMFjT97K1",
-	"T83txmGrIe8RnhPmsgM5oyJTClJuy1CHYCWZiaHC0nq8fanoqOfSMSJwjK2aVSk6xYqMXPGh9MNSE2Ru",
-	"kkGQt6lZMWqYcjIceU4UKlmyZoyUvP1uW2Oal3hQlpZgMYIm8yhAjWyLR/PNVBgmFpnMakHTogOxL5Q4",
-	"MgnxRDEbNwbCoB11xrEQaXoxtGZbt4phIcbfU296R2f/dWEymRSEGCmEgY+IkDTe7Jdm+6Hvpz8yoVSM",
-	"FDzmRyXyutRyPudqZiCijwo07/XNgLb+BKiwHGXsF84AKFMSXM99UF0JUgpnoX04GEZb/aKYzNxOw9t0",
-	"uFGYArPTR8tOafnRDKrwLKmxyQMqWmrykbX8XtJ35RrWKSYxaqOfZS7OuuPMuy/G45oxwlXeUlp8S2o2",
-	"hrypsvimZNSlvGN98R3xMC55Q3XxDZlZbeLG0hKwzQ53EveVNxffNzt2RtxXWQKBs6MXb22rusxZ5c0A",
-	"lPcuscecIUlmmM/80NdMgO/v70IbJBJEsexs1lO4rnAg9IyV0kLfxVuW01hrN+InsZUBytE8u4i7Qznw",
-	"K81Gae1iJ2EJBkeR569riDA3mU6uLGZ0hnzPrMpIiR3nnmKnLyH/l4id2TF9adtdsk5h5gMpd0meu7+u",
-	"En/CYuYFxkcs7vfw6MZ5DzY+KHK/B0c3zntw8g2Q+z1X35d9rPqax4Mwkf4QyJPNPHrRFy/64hn0hZSn",
-	"y6sL+xFei71w9cwHYm6/36mdGkbLRq5OUrGEuEQYI5ZRR9T35BBrHMg0ja5H4QACjkcoq37EIxtR5eb9",
-	"UBF/XWIJRMhPZyy5TuuWeyxWn3YQdPBI1RnV19ypN43OnOXVZuqm3Gn/2YaeFxP9ReT+CSJXULX5xf9I",
-	"1Mby7HFidnFwiMRDY6DMCmakIoEjFX/GPPlgQ3FO/KZhfubo8aGb9KiRJcIZ9wtmpEem/NY4RtRBeE+h",
-	"OM+NyPZ0vwjF5xKKzhLCLf4EzIsUfd5AR9xJkyNIlzIg124igXOrpKaP8oad7sjfDfkp8wYqmRH1wvCk",
-	"1jctK9XNhqxMiZj1u76EJ1laAfXC0i92zh/DoYrkF3GovTCemJunWmydyCfMY7jnChI+i05/YfoXpv/j",
-	"4kl38/xzRpFi72HJ+JGh/qMvmS8RUtKdGampKw+LJ+kWk5d40nLxJKPxcnkxm7rpjniS0W/zInFfJO4f",
-	"E06aJ5EM+RuJtn9Q/C4uUzIqhGRZkjnRWEYx1HCJ2BXCfeFjpT9S1SFTpCvJjbIkF+ravDjjPK8cKi5q",
-	"0jV1HRKloBVEmJkV6ADHHzCNqvS6M8X5XV2ut1pTtdbxEOGoIFDW2amCRdkToFs2MdfNDEztRuNFTSzt",
-	"kG7SLK3rbnW9nf412W2qRW1u4VXSDfmkZVdQDX1MFzadRTjWIyFV/SSSVbOq54LIuaFR+imudkqNrNUD",
-	"JHIHyVoHu5eTxuTr3j791vz1w9muH39t6r936sfuzvGg3tidnlUrJ8GP6p77Jtjb/bJGG83RdWWbnQ97",
-	"e/i4USVk+m4jPN84/XBdrXx7s/fm3WTn6/GbveEhqzf3+flZ/xj9/HFWPvB+nE8PPlauSsH65K+/rNle",
-	"Oculo6LGShGOx9aC3jjdyTi/2U0sKARogBlXB1mQqCo4pXJlvbrx9t0m7Lke6lu5TW+WU9yUVZR5xWPz",
-	"Ct+O8DXypVSSDZap84wbW6JqbsnI5iwF9v/jKRJVKZh3ApWiUywvdwItPAp9KYAUku9fspeZPP1bA92J",
-	"oFl+H+Y9ua5x9Kloc4RpIiBfDLiX0PcfaPFluvzmRb1NwynXxnuo55uU+S0Mg8ddAYbtlFT957QlxC3C",
-	"hu6Qaz+etedFzA0LZZmIuSEVXiLmL67cv9+Vs2/MVvZ5IfS7OH1RAD3iCdMtnBMtn8dszxUtv7dVsIxJ",
-	"8MLwLwz/h0XL72bvfyZYs3itHgR3Z43RmexFNcbXdO0kPJEEqWqZeXEsf16c+uhKbyp7CqNYkDnYBqxA",
-	"YwaOmsHR2qvL/4+nTCTTbzpEjb9ZLYK6/q5qMotCDwKoGJ+1KRXBmfZwMbf1Nwr0MI/0R8viiSaZsZLG",
-	"509c6PupmFTSStkh8WBN+QgVNHKHkAwQywvimEGep43giPfHUyZMn5+giQFcPDwimfiBuen1/6aQSB95",
-	"bg9uvnu7UV2vlEvOopDIwvCH6gZNI0O3iybkaG48Nb7JOmh83W4eb+/7o+n22Tl0ndHptvs2OD+ubn7q",
-	"f+tXqpPtavVXq1J5txsG70Y/vXpzWN9vDQkpHQ7qP99AF/662twZtL7ssvZe/fjolIXXPwe9aqteb527",
-	"9+roy5uItVRs4L4mQDzL8bfYAJI09RDdF3vgxR74/fZA2si3lzUQtJihgabmu22F+1khcqdMQ5fio1S3",
-	"/AryBojp2SgDOeYkZNEEluKNuHpbvFGXbo3BL6uZpv3MbBhpSOhtZL5ENaQBL/hy3IqZrtETKXzEAYzy",
-	"PXA81tmdmaZzy45nCZh9LMrrynwQiOkPXcI436NmR6iz0/NMzLGMRqU0JKlSJP3WuOYh+8aj1HPkuDCh",
-	"TJIpYrQvRxepl9t6f7ovcrZhx3hlRA2332//XwAAAP//",
+	"7L2JUtvIvjj8Kl26tyqQkY0XIAFq6pQDhjgBAtgEyDgXt6W23UHudtQSxklRdZ7ie4T7YOdJvupFUmux",
+	"LRuy/a+nzpnBtrrVy29fvxsWHY4oQcRjxu53Az3A4chB4u+aZSHGWvQOEf6R+cMhdCfGrlEjAIrfgCd+",
+	"NI176PiIPwQti/rEu2XY5g/uwzn/GKZhQw/dWi6CHuJjKqXyVqH0qlAttSql3RL/3yfDNBDxsDe5xbb8",
+	"w9g1er3N11W73Ott7ZRf77yGOzublZ3ydmmrZFcsWO0ZptGDlkfd256LEbGdyS2BQ2TsGu/ogIADigA+",
+	"G1CCoge9yYj/PvLZwDANhtx7bCG1l4+1HHuRj968z/GoPLpdA03ebcPrGv6A39UvLm/w8f47F16d88+t",
+	"84+nvctvp73r8s5x6+Npz/5S579/sd/e8d9LdsVh8Oq194m8GXyo3uycNBusMfzo30wa2427+uS09ent",
+	"eanExwy6RxYfcwevG7h3Xiy65+e3m864dn1xeXdhvdosvrl19y+q77fd+9Pjo/Hb0cG3y4+91mTH2X//",
+	"7s1poVq5r9duv7gj3Nu//Prm1ZD61aP6x7vq5XXz3d1k694/3bK++Vcfv3wY189v2eGb7ZH//uub3jWa",
+	"3FiV+vUr79OJ24Ln9aMdcnA0vrq7bODb88sP7uWrs68Tq7F9Ozw98arllj/0WpueVRp/vKsfH1VrW5tu",
+	"7+52sn1RL5cOD+5qtQ8jWL45vvAHd59KZ+9p9ay/jzx4TG6rr+o3m1+h25wcXTUurh4K5OHu5rJX/fqK",
+	"HNYrJ73Nd1uX/fGhf7X/0PWK772K4/YPHro9WOoyr7zdL508nPOr8Rxjt1oqmYbvOsauMfC8Edvd2LhH",
+	"Lu5Nit4YO5gWLTrcuK9sNCWUsI35ALKhYRTbyAElj4+msT+AjoNIHyVwEIwQsTHpAw6twAqf+hnIKJ5y",
+	"ERtRYvPniO846lt/ZM8ZizyIHUFgehg5NjN2//luOLCL+FEfUwt6mGo0xTjGrEuJCc5axuNn0xgixiA/",
+	"DaPBAPbAhPrAof0+PwpM/mU8hrRCIWM9x7bRwwi74sW3fPnp1W+p1StCoaY+zDF1JmkZYNtG5FY7Czwy",
+	"do3yq0qxvP26WC5Wqpt8J4uROweTOzEZoR7uYXmS7DkBuM5XgxHbmLeajRBs2cbNXMDbOI0t+JHfsgdt",
+	"6MEAtkJgu3URZJQTTiJJ9/JUOg8+MA96Pj9ChW3Gs9OEH3SkcdpRG41ces/RMk5DQrIBvAECNuKrBjB4",
+	"+FeQkvRzlei5GcSlsiIuK+KyMHH5blAmBFrbpdjmv/1yQqNh359IaY4x8+JUpjVAgBJnAkawjwDtAUiA",
+	"BLwXLCJATKc22rccf1dyzIrUrOSY/6tyzGd5ihLRXObdcjpy+xus/l9nsI+a+Bv6e6vU9kulyjb/4u+S",
+	"YRp3iIN6jLgR9KAvXYLDSFCAkvzjluFvyNjd4h9ddI+pz1IDfudtP3JGUFd4nrAXKfT/aRLlXPK9JEXS",
+	"OdOvvYaQJP+ilRyql3PIHt/+Fkt5fAoVzcNefxX2GRFm5ZGvgDqFF0ziHY5LV+F3P162WqHhCg3/X0LD",
+	"nyqLzJUvNOT+raWL2RKDBJukZUq8HCNbmrclXD9RfLAo6eG+GDwa3YpxFh0WlcurCEcj/pCLBEmCjpp6",
+	"/yLH1LqicjtyoNej7pDTNGuY/DXw+/SsYcFFfcw8qbAVxA+FUrlS3dzafvV6B3YtG3Gqx+y723vkMizU",
+	"hVJxp1jiOPY8ZLise9cWwMFMdXCqo+0MPyBnYXKfVJ6WpyqHi6hIAej9Sh1J0dKNHCuPcGhB20svZB0h",
+	"VoX8458Vhq0wbIVhv6cJQi19rnzQ02TDP9r4MG/DQo44ReNsUUKTIEzwxWceCHD6afJEF0tTGh/t9I1d",
+	"o96sbG0bpjHyuw62buUlnBzejevjm7fv6afGty+l/dr5TUP9fVA7tw7O+7X64eRqq3rhftl6a/3lvj38",
+	"uEHrjeFDdZ9dD7pv8Xl9i5DJ623/evvy6GGr+umvt3+9Hh/cnP/1dnDKao333vVV7xx9/XJVObG/XE9O",
+	"3lXvy+7m+O+/ORFb0eR5MUW/OU2mI2X+/qkk2id/oBikm98zqQBDxAOwD/FTg9ZCA8TtAkb4hSLdFoDK",
+	"xeBr5GLqyqcHuP+kQLfTVp5AN88xdstbJX5BZz4b5LJgSUR7wcS1xc1XS3BiG93/cgDdOBM7mcu0ww3/",
+	"HJ79JxzNoxmcCtdLlkU9GDMcLjJ4cWfpPOeuaSgWIi/klm/vNorhy83nFl9ZBvYviMrVUunxM0fmK9Qd",
+	"UHqXJLRj+TXoURege+RO+L+J9xv5fsR6BBPnEGW8ND6nmXgXWneI2E9yzF4twnARgV3nR3BbdU1sI9d6",
+	"IpHrvmKYhrrM2yHyBpRv6uxDs6V9H1+rOrRQuBSrFesviDNnhgY3C3oy1BufygqWPLy5ZFtb3m+pbM3d",
+	"yKMZ7eE3cAytcPTX4ehnoU8PELSRq2WC7FPiudSpOQ4d74cKo3jARsxy8UjK3UaD2FwIRwyMB8gbIFdE",
+	"l3ZdOmbIBWxAfccGmFiObyMQqZ6sKCKYxLKMXc/1kWkwa4CGAscVw+xS6iBIBCFJL+tttOb4kpojZOHe",
+	"RCxEbQxAPgLZfJFBQgvnz/wRFzHquxaKrUi8b+SZoOZ7A+rib0LPMAFfACJeoTUZIRM0eoUT6FkD+Re1",
+	"hQ5VaGJiyR9PKUHaE5dkGHvGyNgz81xM+lO2fCJufc6W37ZaZ0DCxxL7Pqq3TMCBygQfzlqND6fNhVf5",
+	"wcV9TGYvkopn1th6uEKPholGUxf3cpG11B9GlKGpUKJ+AEg8Jt7PX2w5GBEv/tp6C/ZN0BIYX7hAX33E",
+	"vELDnrMY+bx6vGGnV8BZoE/wVx8BbHMW6A0wA64cANY6F+cdAIkNqhUwQA/Axn3ssfVi7LUj6HnI5bP9",
+	"z8X5P6XCDiz0Pn+vVh7/O5I7wzVx2Rq6cIi8GK6LHJUmnrLCZuNArg3FEsHAWufm/bT1RUeXKz2KAwvf",
+	"CZdQFbnnyzENfhbY5awjSSGG8OEYkb43MHarm6YxxET/qJ3KzXt1KrXC4dSD0WJa85xDFEm/1rnZz3EI",
+	"+7/6EPZzHYLU4vKcgNRF+PYPc2z/8Fdv/zDX9huhaSVr96ErTaEseuDTQwdIi0wPI3cXvOZkZHuTQ4gL",
+	"LY5m/MRsyAYFhjjuechuE+iMBpD4Q+Rii5mA+dYAQAYguLxsHJjg6JIftMvPew8QrlaBs0aj2CaxU81h",
+	"/ck403CPOQ92O36wr2Pn+k+t8AkWvpUKO5//Wivon9ZfZh/xGZS5benjJf6wi9wAvriAbIKeS4egtAcw",
+	"6VF3KDgwdEzxAJ9I0C3A4ETIHi4CUCoTzIOuJwQMcQBffeROohMQS0jsFg/9obFbLol/xIblN6VwD5h4",
+	"qI/ccBNNIdSneAodgyEkE4A9NGTBegbUsZnaTZkDCH/RHtgqSa7soJ4HqO/NWrB4nb5oG/Wg73hSr4jt",
+	"QFt+eeryw0Tf9EXQEeTgLYm80Mu0y4CgE9N4OhxOOym9pjNrLy2VR5wJb+XK62lwI8Yd0zFy0wsPfzc5",
+	"InEAwR+aoHnwHrARchwG8NTjHS2zJNN4KPRpIbmrxocm/01pA3kI6UchjQeqL1jrfKzNJ6i5dJ4sghqt",
+	"61no6sdaLrqqFJ48xxHYk9Y6N1c5GMvVr2YsVzkOIEw0YjLV/g20lVAojJRSoVA+O0c5NDa+MOnVCDfL",
+	"n7SRsbtdqggcj4yO5B462AahZLcLWp5jmMaQuuiWk05NIRyPxzGDMLXYBnJd6rINMbGmAG+WSo/6ofy3",
+	"i3rGrvFfG1ERgQ35K9uo8ynkVuPXW4uWxSmFEB2oOwRdak8AZgCrxa9JYRnwPQKxEnHVmlqalr6nrEmN",
+	"2UiK32J1+5T0HGwtefLVUlk/eRmkC6DjImhPAHrAzGPLHHy1VI4d/M7TD76l6VBqZcFCd6PAIDDG3kCq",
+	"HYFgANbUHVRL5XWTXxpsEyXuRU9Lrze4QxNAibjW5Ojyq3UpsTz7HR5StytSkZa5xEpps1TVLzGcbRdY",
+	"LmWswLCHAiWMgaHPPOAzBPY/XDQXv1vxutjdVp9+txeo5zNk7wIY2VkQ8eLqY4/fnBYKRoVtRmyOXyP1",
+	"PbEls02E7V6eE4ASPUeUeSYYD7A1AGNhwbGg6050+03MzGNBa8AFW3n7YtN7QC6ZPwg9MIKMyRcKqi61",
+	"bPUbdBEg1AtmYyb/pk34V7DXQ5aH7PU9AYmRq1A6rOVtgx7EDrI12Cv/KNhTRoMWpcfQ7aMlIbAaIyPq",
+	"FUDODQ5FgiFoUQrkO5YBumqMoFTLz0VQxEpfMGVWAzIZUlygw9fKKTyU9IBLNMgVJgMOBCFkVMsmsAaU",
+	"IQK6E3mNkzvs/Rhy3yBSR2uKxci9LXVlW0meq3Q/OTGQMy9xUVsxlrv1LCyXAJ+gh5HAm+AaxAvjXFa8",
+	"/MccuzRTnlKvJm17y515qbSpn7mcVBAKZTJc5sBLpc0YOd56Hszg8qVisybo+p5YZsQupTU2ef6l0mby",
+	"/MWBZUvJgUXXC17H/NGIKkU3komV0VbacHNZKJ9626fUO6Q+sZdlx7Fb1sgMsiMJ5gcX3wFjyMSV9cRG",
+	"lmLzcbjafGYRzqZIrlAAmZDLusihpM+E4Vyxd+XHSwLaJge0NnlDvQGwIEMMQMLGylXD4BD9IG55BicO",
+	"hfYTuWW5msUtlfD9NDZZjslm5eqzsslQycnLGsvVn8gaFTZdEngPsQO7DlqWM8auR00L9HmX4ovVGF98",
+	"pptRZhaBPthjgHnUFcYtzIAfrVgIz4SO0wyzmryMC+S5k0Kt52VZpZrIosQWGDqG2ANd1KMuhw/PnWDS",
+	"jxHucswAMdsA+TwQ0KL0BJKJ+pYtiZ2VnRj5phTwSUE46zJoWdnR0bLyHOowpdIwGyh2AgS84FulQEDf",
+	"G3D1RtV0SJHRyg4nozqKB3xj5FLOcPgcxObQxGAP8XsXdw0ghw/Q0YClA5gEjhTp/YMh6pJA5S1fXuaL",
+	"UZNadCFoOWkvrnw/gx50gqUHnbpg7FLSj+nEKQGv+vzE2zSurq4KsZPJlBffQIYtAdKRvzIuKsonXASd",
+	"4d9ttTJQO2u0jZlyozgUdU4ZpUNnCDEdFTtzXykqSlyULmWZMtApgrqIIRy5dIRcTzBP6IzhhAkDx16b",
+	"EN+RFJoSJPXODv+qIz0p3gBNwADeI0AoEIFjYE2zbrRJJ6tIaDRY5YqE2C08M1g4Z5RBQa0MS0tuLGxq",
+	"vu9ciGbC4qHiplJOdX4/s43PwQEERmvNGF3L4eRNxm0lF30VnER4Z5zCqcdNcHG4D6rV6g7ABFy29vly",
+	"pWfO2BUTFzw85IiaXGVqFakKrzNiIzIcrcGhytHFPG/MLg+b9drgEcAfiTu898AQTgAnaxAT4ZSNX9j2",
+	"7Bv653/a7YdSqdBuP5QP2+2HV4efX2ZeUiz1ZDahkj77Fn8ymYu/mOspFeAR6RdPAss8TiIVofc95T2o",
+	"aq50IJ+WGCRhw5lEQMGkqv1s6JQncCSs7Jt11PpKTGlzt9zJiOP9u+aHUzBG3SCUht8rtDzw7qq+ngua",
+	"RXC25gUumRmeaH59JkdVJWqY6TvGDAgHTBGcwAewBYaY+B5i6uCkxFCd5xJXEZKZZ9Bl1PE9BC4vjrUI",
+	"pyi2KyQfvovnb/xR99r9I4DGjFHhOAak6UwctaZQheBW5b7kYScI5+dwabT7BVmekSzeuxgXVHQs5NPz",
+	"OGFxHiv6yUxkOSaQrMg3lRkFtUqF0QLZe4BPDXziYYf/TpbnQ/H45KU3EpXEm0WqQwA5UM8nyv494dpu",
+	"6nmuLVUxcNkN66komSxU+gvjsXKQ3bGnUeTDPJtcmnem6xtC28Yy6Ogshmypd045sIg26ILO3NMNKx/l",
+	"AqZj8XSi0mnulScxDno6xgm3ojBjYy8wGirsEzIzod5AqZ1zjyBdDTHF7iWB6xBKUEfYYOLlzqWlm3Au",
+	"9E9QSZFQ75YgZAtvAP8QGo85jZ571Al56U8RcmIK3fL4lIvWB9pzTnBsyscjoeDncHj5Ic3n5fcxfpWg",
+	"+ik+lKaT4SFkQHFE/VMUREPJpNwhBQuJ6DNliYOIGk1BVZ8hV1icBnRM0oJBUK/2uyFiEnPfo3BDC7IC",
+	"HxpyZCWS/aDrwokkOspWE0Oeytb2vJsNBprBCmceg1xNBu6IGrzC6AaVxi/OIYjm54eTPhNVuDeO79sZ",
+	"sB8ln82NUNT3JucPhs/c2HFA69NM9PLimMkAzBDdXzBA4p4xlt5dopBuCgNnrz0+es7aZQhbOuRLBp3E",
+	"CXd8kXpRv0VBUyhAKTj05tr0+HpP+HPJPcdqt4qZZu67GVLE+M47qt5uJxJN46IrA2udoOR3xwQdGxGM",
+	"7M56EBoX0R3A6U6bjCBjiI8Sv/BHVRS4YoJRgV/1ACeWUU1xOb+2mQiy9wUx1Ex3WkhitvDQgw5DWU4V",
+	"ETGkIkFoD6RmLgYhLbFgHwcLOJZx28KE/UVELKRBRUpph0pFO13GbmMCPcgpuheOT3CIdoE/koH7bRKP",
+	"3JfRiZetw8LrMGzKkulFWoy/vJSEHWgZu48mkC4kujaexY4WP6WMbIRimzQ8GRLHr1C3g6nsKGBTyx+K",
+	"0K4lUiHE+5VZKqh3KOPFpNTDDx5aHkCkRzntExCVefjPlbJgGq2EpWX76aaWQ5cOwXaJn0+1VNrjf6YS",
+	"AaZYX7az3Tc6MdMyPDQgySRoAlNDsvbMFGBfl1HjGK2EmuJhKJvE57wU2FgpBXOmWLoJELQGAEpDmtwR",
+	"6HxvS87bNnbBf/79vyZoSw6sPj922kToMlBJDbSn8L66rUOpLkyEj5Qrr8EachgCm6WSGcQpV7dfK4oc",
+	"cjANELfKlQyAmiFPmcZDQfqyCsKFVQgDj7dfP5rhsZ1EMldWmJD4MevM5E4qW7HdBlTt9PJ4DwRwNG2r",
+	"cUQTUl6azGXRtjk7q4eM7yDTnxVagiJrgmR4LPJJ7CovK6FjeYUeGFLmcexSVk35QJtgbw/08D2Kfy+9",
+	"HJz3xpFRXG+mmSS9xT4tTKHpU5MfsmqfipAedjdfuVvYOPJWaChTlQqR3fwgqXsGAEGlncoF67hHe+on",
+	"FoBZuVTRaX9iL/zXeZJodHDTiZeMAnpmylUPvUpxsvU8XHZKkmCbxFkjeEKS4I/L38tkNNOvJyzT98w3",
+	"FM4bpnsNaRc7CDQP3gsLuXCtDtNX+EaW8SvWnH72Ld6hyQsGoNOnLvYGwz1Zo6Qjqv11iqCmAu36yGNx",
+	"8ljeTKJrFvEP3n8m8ifeoymwFEqnZwVOrqNsi13APEhs6NrgDWRoe5OfCfYYOKhfgKYvjj+cu0F6tE3W",
+	"dsqgO/E4qWQUYE+lR4LOyeHduLNeFKE6gugHFrc9AMEwCnMYQodfApfW7tAkY+uvt1Jgl4nfMv0G94u1",
+	"0WhaPjwcjV4wMILWHWdiUpJ3QdcntoMAtlNkpDT9LXqBuLOwYOFssTpzTPaUMwIeDvdP+KprZ6dK+NsT",
+	"MCqA00HwHqmgAmlaDYopKsNnisluTd9i0777GNQHmcJc+I8BAWoevM9wWD+bFjJfRcvSzALCltLK9kKt",
+	"bDofWVbROtFs5YkIq2U5XLQTLohS1jZ220Gzsbbx2FmGA+oHmlOc10H0uamuNnWatCYVJaG45NKUKLhD",
+	"aARkCBv/aCMH36vwZEmQAmXJ5P/KrS1lK0tTDk5lqT7zmalZ08dVv0fEa8mSRzkNYOGQuBqxLXasPpTT",
+	"prEkWj4D+jRz+QSCvN/QI6DRqhzjgqejDOJL6VHIMfby4ngeNmkXEHtBFmrVZ8h98/36T/bm5wks+31C",
+	"x4LU0h8SOJZ02M9fgwOZB9SIZ1zITwxdy+UPDjoGKWfwIoFgAbT+QVFe0en94JCJXxrZpLkzZ7lAZ3s3",
+	"57kadcCZ7YfS2knM90LFHTyzXVBaW6X5j8ZaHy3o3OplNlAy9cXOOqLZ7q7AYp0+i6gJV15OL6/9uf1c",
+	"Wg+hqV6uMEk2uU1l4L+oN1synbQIOtIt3gEuGiHosaj8nPwhAyqE2S8LytT0MlGVP1Y0siIN50bnSOyK",
+	"z/9hJJ/j9NiFejkhALtcDxMEWezJyDiS4TR7aw2wAXU9Ewz8ISTARdAWwelqQDELfLUchgxvNiZ3gckt",
+	"8KTIdQZcI3Y881CFTXFUtuLXNPW4k25Sfnmm5rmP9hK+KxOkQrk1vWUiCwYDGJZ+cZGF8D1ie6DzssMl",
+	"Ja2usB4A9DIMqihGtE99oZWzV9/YyEHykSh2RvOURl/O8JlGHSeWiu6UK/ndQzujFhLzFX9phXjmgNAn",
+	"R2P+1JDKpaMNU4kIc9IIFhRAw3IuMXFTSlWiHplmg8klhD5DdKHKYhfTJKMMRYB8ytQSjzUkKFeg4R8a",
+	"0xfdxQ8OkM0X0Ke8L79JNN9sETcZvh9G68WD7hRpi4Xl+VM0frn9N1HXn2lBzi8YuEMTE7jI812CbOkw",
+	"CDPKlEMPh7pwBn2XvoiAr8nGQln8R2819H3OUfNJYyOmb3I/pPgZdS1EAK54wHdDSSSow1MEnXgzoY4w",
+	"3Oq0RR7PLsBem2D5Q+eOP6joUmjxfXfVYpk5dqqRUY646WRjowUKue1f5MGcKT2QoruDI+EsVi2RCMoV",
+	"g5zVOynHbmM9k74vionaYDM442kbzFxi6rinA9g8xUnpYRmxq5Gal0ttUgLac6tNkZ44VWuKUcsss1RY",
+	"GV3xPCl5ApzmxhJjdEk31p4p/PPzXM9NGp35gOjEwZqoxE0Q572xWCVEXOo4bL0IPgj3JycDQhZXNWck",
+	"GQujEH02yFxOeKJZJxLVaxUUxcHMAzgM94rMDthjgCDcH3SpnwkkiX4QU0wYoduJPy7em0eDupvmodU9",
+	"WaEkn5CuBMwWs20YDwssWRySjFERkgIlSAlGqvaeMHFO2dJcOjLKVZIXs1hNXiGmzEwJ1FpfZIYpUX7d",
+	"qSq5MWfO/Gq2mS018pymqpuQfZwzQWTuec5fgzrL+fCXoEMjqXVHJ2smgT/rPAILYBzmJGhnkbJYa0Xo",
+	"OB96okVILrr7PYGbWtfE+eMDYetRa4M3JUVI3FaYIKTxjznKQeJAg+VFL0wfyOd0SVNFPSFLRqMoIZAB",
+	"7JlR2pR6S9HIaFr3tDTRos6Xf3vDQrwb1/cfnbf0PCaJn2pMWChLMGruNS2PboD7gyiPLpeW/4fqziQR",
+	"mbD0uk9buZL+PSdWOD5P1MHz6MFxJNKAIHeW+rSoqHSkhiatBjZZ1aFxL8jRFGou9sCIihrrhHkIxkTD",
+	"LIUodZxnPhvMJoyqo6ekiDZfDnVtFbEGQ2k2rJgmdPD1GT6pAL6XISpz9Yjkdg74mLwEaU6q9cLGHp1K",
+	"5MM/Iflpy3/BROqH8cvwJAnzsczO2QigLiwLDzJvKTsYE3owDKuXDRF8NggjT+FoFOEH9n4E1D0RBoaz",
+	"8gX03ELlXJvpvwos3QGGZze1/DxPlg1McrPuNlh3nuubZ2OQhCt9OYsZBqLepDktEinSlrJNJGX8oCPs",
+	"VFPDpTB7Pn/WTmLe9FHVfG+gKnrOiVpmuE9EKTw2lmkDUX2bJlhjCCVflsws2drc2l4oarOWIzNBqq4R",
+	"V/t5cZz6yU2/0meOlNcnLYLWQA+O7+iB2B3gURpUe5du+BcM0DEBbIQsGbDMgkjLZUHioH4B6vsHzZoA",
+	"Duj5biIQWLIZMxnfngSMzJSqZFj57xYhvlw499ww7SXCrX9cTPXjVLh+7sDa2Kx7wBtQhsJoYBVKPEDY",
+	"lSl8q8jbXxN5mwIGrYP0YlYPFRjyf6gm1tNDIPSGusvA+JQ3hJD95OiFP9TQMI7C+Ze3BV09n5c+hehL",
+	"uem1LsOL0odkP+JptqizD81WR7cMHNVbhim7F+dxksb6Gz9LGELc4BI3xiQDCnR80sILIg+qvrzUoeSJ",
+	"0P08nWIKxHw624RBqJ3KrplIobATqWAvO8HjFh3KNkGiHkaQcS06Rgvbyh6YV0lX2WQGImOVhC0GnkCg",
+	"n2BwHk7VG2aFJCULn5mJegORZlF8Bnv3wkYBbf6QVERmtzw1YDKK8OYumzvHRvHMaevPVQ/3WTsbpm0h",
+	"Pzcc1fenme8Epr5gANt7Kno2wHkOtJSoJ0RTL6zCdUQbkJhH0hekcDYp1R9ashJrzPDjTUtuVLRwnplH",
+	"Ud5nMPQEM+WWnwL5dp6FJ5x4ho0nztY1CEOEszmB15jJP7NAQ5PFs0Kuw9yVzsDzRrKHq6in3wGXF8cz",
+	"Kjgk2G7KDKJhkJjvX7sbG1y1YZ//ykSghDyRrqh1X+nsgc59WQSfyIYpqseCgugIeBXv0mWM+zJn0pVs",
+	"ayRDlu9ib9Lk9xfjR01s30LfG0zJ8BaR81F1fclGfYZcoW7zdRJQU9Xem40DsNap7f/n3//bWQ9DW0aQ",
+	"sTF1bc5c2qTmewOgmteqQmDJ2c4a4D2aqNma76fPBhiyXKSKlgjI5Lvu8sVG58+vRkbncvx8N/bm7jFo",
+	"ZYWAgz3kQidaYUeW7uerCU3iwYoEx7xqtYmXrCuK+4RF/DW0AMlyB3doIitRQWsQ1OIP5m4TvdKDTYug",
+	"4YXt6LC02UGnL4x2IpKybZhtvnHxDV8M/2x5E/FZlaQZdeHe/d9l8dMdtvlPfqlUtWLWKRkFWYxHvYnn",
+	"0GNnr034RiwH4qHqS8D8bkdGWGnAsG6CDun2ZGvbDnoYdcDaJcEPQTb0ntyjZqkTz/ytRv0FtkuldQlx",
+	"kR0NM+DCMbj4z7//v6YJusJu5rtOEdS008csKuRgigIvE+TJilSmKqZjm3qrSIUMAiaVQbc7aZPgZ60U",
+	"RNnUGl6owAcIOgfQQx11NSpuSNoYg1oIbWJR1+WilLTXWA617sTJyK4plFiIbyKooWcp6RNQIsCGjkkQ",
+	"iJoL3mVU25Crubkwe3moJ20Sj6d7gJbnTKKQEa08XhQ5jD0JL7Fq8CICr02SkSZB8yjsSWiQ7xGl2bpI",
+	"NgAMb1TL8eQL5gChJQhgEraUk8F3PpHdRbEXxAEKkSGo16BuhUxE6d82EZWisiAhz6VwQhwkQ4lycrI1",
+	"r+rTHDl0hxCLWnNIhGEKJTDsANPH3sDviu4v4YDor+w0hLCUnDoelX2mas/dV8DLl/KKJGFmL19GJipF",
+	"d9vk5Uv1/JnPBtoTqtKhRQnzh6Lc4BCs1cN6dvIGmQlC9wcz20Q3HDMTKM7I1gV4iY5hEv86wbaVoSzq",
+	"fSOJit457AUL7Gl2p9gmbdIaYBYmlgEVj80w6TsIqN3xA3E58KuTie5g5FIun+yKr49om8gmrrLUHbIG",
+	"NGhshomH3B6Mjgq4PhG2q7CzikRy2RS7LXtAq3w8FwHoOMBGLuZbFmQDe2L1+5RwsVW0ZgoC6YLN7PIH",
+	"XoKXL0+DDjGR+KcmFYaIkYuEbscXIP9gqoXMy5eJJjJtAsI+MuIWwhKHiKVskcIvHIKIPFlXBhnKSpd8",
+	"NkxAJxAFOxLZ0g1thtC9Q7ZcFP9ll98H6sgSMn1EkKqcCMARBUNqI4eJ2EkJZ5CBERUXEJV269Ahl2BH",
+	"3oRDwUu1dJlKqGAgln2p9Nu1Dsfljgk6yhEr/gxS/jomX0KQAWoCGuRYdpQXubOuWEGYJYq++tAJ0hv1",
+	"NFG+qBYeqgNIpOjLScYDymE0qBmiF6rsVErlrULpVaFaalVKuyX+v09yp/sfLpr8ynsO7g/4jlR3zM66",
+	"lKxkPwGOM1pfPup7DNsoXnNS7FZup1LaBKcU7MvmVp0QyDuSYhT2ZX3QwsuA+ckNnvsCYIJ26LLOoG6j",
+	"keVRCeAQpYrABk0fbWQ5UBZK5esIaqWCtc5mqdQx9bbpEqwYFRvU5gd9fM+he4wtJNZzLHuCuzIilu2C",
+	"zhnsoyb+hjpgrSwVgFLJBKqgC9gqrcuAXVNVSOxw9aXD16MAZiw8MZ1YoKmSdFJhqR3VUVrsF371xb7E",
+	"ClqqFRQn0/hDk0sKgI2QCDDyQGcUPrIHupRLGi4KNQMJSQMXIXCHibR7aUxdb9Ul+mhKZ7S8e6kNAMmv",
+	"2PouX5DocQ2tO0TsFyxs4aRNsyez4gO5ItHzRYo7kM8Uhv0L8sMEF+VnrDpOcXFGi2XdU0esRr27aqnJ",
+	"gkXNkaNDCVpgugNFeUPoOJIlO9hChCGN0dZG0BqgQqVYSnHX8XhchOLnInX7G2os2zhu7NdPm3Uxhqu8",
+	"2BM9xVKMNMZGxbY0pqnFbK1r9tRdo1wsyXnpCBE4wsauUS2WilUZhTQQ2tqGje6jprDf1V9NbD9uBMx2",
+	"43sg5jwqwxB/kD9xFsZx9FGG/qOzUDomUmAOfOO7YWEixLJj0vT6VpSgNhGcRegzkT1VK5AizkUIWYHa",
+	"k664ZALq2Ih5bSKCvougLqbTTDixQCUIRgNKEAdbPUBp7XD/5AWTj96hCWsTTCKnP1Olf0ejdVEtTpIk",
+	"wPDQd8Q6Fdy1jWDCthHCLmJCQOHsTjpS0LAYHg9XZjgti9VGC+KMBFSGZK9hG7sidYTfkbjwgGRODUSP",
+	"HtkIiJiIRs/xbN7npMqwyMPHdIxcEUAeSDoC3iqlUv7eiEwGfPWnmj2D5wRAC+vYY+4eh5kxVFkdxTOi",
+	"qJ69H+2mPJasceHxbbyBdhBGIIaU5w+J9aQUg6rzBx1StysqpcoRm/NHhE2wxYCt+QNSPdL5wHKOtSWb",
+	"KvNxlZ3545LtXvm4ao4DfCtvTX/fVp67yuq9L8bm2GNGc2LdZCfogGa9+uczx8ts690/nzkGMn84hO5E",
+	"ERadfgslwKPTw4i5ygr7nPbwVxqfHxelSBFjykM+wqqqOZ6NKuQ+8mXFmqTH+KHeDl1SlGU38Nk0RjTL",
+	"Bi8ZlvD2ofE0kUgGbAd1hJL1pyJDhsgV1sMG6yA0IUb2v0iaCuLQrXARmjCVxV5SVhhDGukR895QezKD",
+	"QD8UxuNxgcvVBd91EOGit52k2D3fEW7qCOykziUkcUPrK5LV28B4RwcEHFAE8NlAdjnS8zpluqVe89/o",
+	"9TZfV+1yr7e1U3698xru7GxWdsrbpa2SXbFgtWeoMvbVUomjkYjAhokFikRPT7U2luVgZXX21GqXX8Zj",
+	"ft40tT/FY9yfwnXjxxSHLS/IYbWwnZlMVgeY/HuJj8q0R8WQRBMMV6x2xWp/PavNx1klyiZzyTX2GeNC",
+	"nx9zcyypsk3V1Q6RZ3FOnkxij3MXM7LmC2+hfEYFfWEvpo3xJ4spniHek2QZTxLse2LlvwnZSZCahDFL",
+	"oE5hP7J8zKM8crwaLkbrgx/N7Be8jRaw2OTBwGkTSxqwxMTBwGkTf3BxH5PF51Xj0tPWH0aUoaVOQg7V",
+	"jmLFL1b84rflF4Ke5mcXP1bt0l6WQ5+qawU9M3mSNK6HhdcwYil2JK15stiEGRTBEOY2D8tQrLRFrB7E",
+	"Tq1sYnlsYlrd1vxsMzZohi1ML/e6EtFXJPdPILnC+KVVAQ5IbUjPnkZm5xuHSNhqEMrGtUmqSOBQOmSx",
+	"x8IYleIU+01IDp/HdBPv8ZTDnLGYMSPeq+qX2jGC+tILEsVpakS64v+KKP4ooljKQdz2Kek5WIYSr6jo",
+	"DzR0hLHsGYQ0lwCpOagl1XRQVv/DA/G9Rj+Fw1h694MKo15UQS1OK+VgjVbGSMzmlBSCCKVVrsIKpVdy",
+	"zp+CoRLk52GoOdeemOmnmi+diBmmIdyPMhL+EJ6+QvoV0v9x9qTZOP9znPefF2X/G/uxhjl5rEqTFywK",
+	"J2NxixLwiYMYA50Pro1ckT7V4ZN1NFNTmyhbU5RjsRZFHK4DhpBKuIhnW8Reu6vyhIO8kE4YlNDhMsn0",
+	"xIC0dSs8gbSBK9HPJfBVR8sIA8KjMvqYP/rVRy4HBRXoGEVM6FTyWbNVOZjMX67IusBMa5STtdxmkGme",
+	"U88M5g/qAaTX0oHM6oC1uPFRRpSKMN91kQwoIGXaogRExdYUph0zy5C8JDPlbmWnnMK6w3tb0FSZHDfD",
+	"WhmB3oqlr1j6b8zSzWRkX3b0XpzyZzF9jZ/+RLY/zQJaY3d6i+PsRjwiDlFWAeBk2EZkAhgdIpFpp7WA",
+	"bxOH9jHZjZ+E4PEjJIpNd4BPPOzob5TZLiKJQpoLZIogK7ZJ1M0kzCAMShaANZHft1mqaq3OX68XE3Hv",
+	"LAypFJ0+xtR3bNWHnWqL2NMX1BMZGvEtdCcgiB+nLhCqDyb9Ypt0DmRWUfFQRKXJfHDVdw7peTSmjJ8X",
+	"MWsipF4r2dEmne9tw4Fd5LSNXfCff/+vCdoyvE19fuzIdE5JFPtUxa1jb3oQoS61PNUOzf9U9dLj+5Vs",
+	"ZeSI9nmyxg3zJiLjQhagezRjbEfARzzArwbElxqMBSExYxqkILEBl/LUlflMsPkw+i+5on8M/TDbxjGV",
+	"+2sbsVNtc6TtUmKCs1bbeDTMxLA3Lh0z5KZGHWIX9egDH/LZDF9+EtQyNRoClCfU5/vqiyge8q8wVpJj",
+	"7q5xcwjn/GOYxlvBKw6CxoJ8eXgk11B+VSmWt18Xy8VKdZOvZOEIxlSdzl9q949gdQkhY5qlIMReEyjq",
+	"sxIxViLGn2bMV62uNGKeKUg8Qa3f+B7pZ/zpWMb306LyF0wrmNkNOmLGa52bfZm/Wa2AAXoANu5jj4li",
+	"vaHL1LjZz0FjhR45gt4gUiP1wzCSJHE57TxH3azpEloTEV2MkYW+JT3TzgT2ISbx/OOo5pkwvIwh4/IZ",
+	"89IyEvbC7EApAxVBTZ87yEeGjougHdbXqJptEshelYpKvyVB0Q4h5PBfqtNllFgJ6mfNdFAl3iN8ei/q",
+	"r7oTfmx8s+WtUpC2rQsTIh+hvFVamKHqW9F46s/jofFy3rlXnxiWyUkF4I0hC5NJV4x0xUj/FEYq8rmn",
+	"kkyNn8b53hNZar7MgGg1sl6U1rgc2kwUWRI1OUStFUoJ/6+ozSV/kX0PbVnPCDJR6UelCVBf1GyQpLsI",
+	"rgbYQZzO67q4KcvFdBT6yvz3QjOo31QIVFpVxcoJrfxaCRNZW0HosoKGMlnFR68DkCi3YQpNT6xLVBbK",
+	"LLufwTHEocWV2qdZQNHMHmA/STd5dkoaBtdPuc6snoccNlImG3U+yphDh0NYYIhLbh6yVTtVJZl1qT15",
+	"wdpEA4ugZoi6Zw0OOGCyEbSQ6qoaCWwM22ZUe9EMKjKaqm6LORD0+Db4qNeuNRPoEPMC6OXMYeHb7ee/",
+	"1kz1x3pmxfgVM1oxo59lOFbO4fkK3u+T3R1TkKbrLbE2GwEf6midOZStVOvBYipWI+2hyeKIifKJjx0z",
+	"qP8XZtDFCs2sRcUH2ySsPrhuKp41kquQxm4zqnCidU1F0tKrKmUBTOYzS1P4pCN+yDm2ipSRClLABnfb",
+	"pBNU1u0o5ybByO5EVRSRrXiqtH6rMlXx3kimPD8X2W0C5YvzKm8g0t32EnpbmwjFbQ9A0IW23hrF5VOT",
+	"frQ0/uBmEXzoCXttYMyHnqgkFFSZwYQVQSdok6MuPkdnnGR9TmjbLEs2SMgPz6tKqltKWK2JslZDJyy0",
+	"GFXHxJ6uU8a60Rho8q6Ermv4A373/mP5HB/vvxt0jyz++fDyW6N8it/tFNHk3Td4dc6//HReORzcXOX7",
+	"fwOP8afh4Rf7aGdyXT0dfdpvbDcc5yjv+JurOl/Q6NPRR98+ckqo2dhuDD8NTw/63z4dHA4/fbncOmn1",
+	"tz4c1bc+tM4nH1r1ysnB5fjTwbsvN63ToXj/0cfSzZXDrEljG03eeZ+uT7/dXNlO4wvFzeuTPrw+76Or",
+	"nXLj6OH+U8UedYdWH15t3sq1O0736OJb48uoiybv2M3VO6fL93D3cH9TOSzBqx2fP2cPD5l9dcnP5wRe",
+	"n+JuZZM1Dt9cNkjZ7jXHGB45d3wP15ULxz46HHXfnuAPhGEoDr7xcPqt4Z+0bjaPv9T9ky8npQYpscbw",
+	"YmAffezdVN85N9cXjji7L43xSevSOzmwvJNvby5PvtS2Tw74/99Asd7rwRhevxvYR85919m54+P4Pk++",
+	"1B5Om6Xx6aT07eTwfHJyQMenLTo+OaT8fL/ZR4cl+/qEr39gvX0z6VY/OZ/23+0Ue43qZfn8vXuOvpY/",
+	"jk4a1yfj0uji7ata4ePBl+OLrTs8Oai37obD24dvl93+0bfXO5vW8f2FNxr0vt2V7w6Ojh6I3zj8dmZ/",
+	"xI3tb6/6hI3Hi/gHpvTxyuUfWFQGD0uL5xbCa8GIH+MoCKjlysCxkin/2FJCtYSrHv4A94GqWpcjJFB1",
+	"wY6FQyyXZaraea+yTPNFb8njWjB0KzZoRtyW1tt8RSdXdPKPSTKdRpE0whiQtt8gOms/q25Y6KsLaKkw",
+	"gqnSlkFqCO4B7EWFekVV2TaZIFWWXStWZkFVwjbUoqcVSQu1MVV6tk2CwjRyRZjp5dxBYMCLitl2EpXu",
+	"O6qq7fqutETL1+gdNaQSKauQOhPQlZWrtSAxoMWIMQ+6wjjukyBMrBOL7FLfRruN9SKd7qUMqts/s14p",
+	"e7fG9cqr4IxVZ1dZZhiJ4tKygQERpUqDohShkvkGyxCXmtM3dqWNxDDDb8/8roOt94i/4uTwblwf37x9",
+	"Tz81vn0p7dfObxrq74PauXVw3q/VDydXW9UL98vWW+sv9+3hxw1abwwfqvvsetB9i8/rW4RMXm/719uX",
+	"Rw9b1U9/vf3r9fjg5vyvt4NTVmu8966veufo65eryon95Xpy8q56X3Y3x3//bSSbohoWHRbVqRThaGTM",
+	"aYKqerZP72rKHyi4qI+ZJy+yII6qUCpXqptb269e78CuZaOekdnd1CgVd0Sx4aySctPK4Z3hB+QIqiRa",
+	"ySei2xTsBbZvgcgk5mr6P3iLRNYPzLqBarFUrOS7gWai/u/iYXAhav8WYXARoVnAf6+NydRuFXHUkuBN",
+	"EBHIlQC3Soj/AyW+VMuc2eFzvYB9p2W8ZTXfyMU/Nzk+LJ6vyU5aE8d09f6w35bGO6Rf4ao1LY9ek1Dy",
+	"5NFrVGGVR79S5f50N2qQWD8L0+el1Qc4oauFU3LopyHbj8qhX1gqyCMSrBB+hfB/WA79bPT+HcvfT7Ps",
+	"XImQOD0awozME5GRalcXA4RVn4UVdWIRD21yhyagOxG++sAWFIZDiAadEBzUL0B9/6BZUw0tm29r4r+h",
+	"f98EzIPEhq7dJm9ExMR6EdTA2KWkr0UBpEMIyuUiuFIaLvZMIJuIq86YQZNmETUWtQcVeQ1CAfQlfd2L",
+	"vOgWdJyYTSrK/1dNa8IppNFIRiXMCA74ERYc/v6wZaOu8xM01hY3N0DgF5lEesi2unDn9avtrc1qpVya",
+	"ZxKZa/6QeQXxw1BdlSJwnB4ZcVK/2W+c7793hpP9q2tolYaX+9Yr9/p8a+e496lX3Rrvb219a1arrw99",
+	"9/Xwq11rDGrvmwNCyqf92te/oAW/3e8c9JsfD1nrbe387JL5D1/73a1mrda8tnqLe8GXsA0sKgKEPbh/",
+	"iQwgQFN1/F/JAyt54I/1eSsyQ10FzbNlhZlK/5XWYX2Ob1u5O16wsMH7cp7toEf7b+ba/kmOar2Hfn7y",
+	"Fh81w1Wt995f0bcVffujfNUB8Mq8T0VvNJoWEqtnq5DMRe8utCT9Q/cK0b//t5Kbi11qT/4rwL5L1xE2",
+	"0CnFRWT9i7MPzZbKAbouKLQLA6c7RdDxfSyjwYX3mb/yBdsVZTQ8d9Imei9J0SOFkszejBey96NaWl0s",
+	"/cny/kLESL4zv5yYOC4yAZWHBwCtO0LHDrL7SDuSogD96+v0uFPq6WPsvWgQP1QbOfhehoD3ISay7aqY",
+	"besZZ4vDeTwejcjhQtgMco/VPFydVSk309KeIyYrZmHAo6ATwV9Ha+bpURcxGcavFkykCipb67iQMGjJ",
+	"ft5hhRfSV1VvLOgz0e1eBhxoCwSw5yF3DF2btcka9ICDIJMR7nsCSHGQhMARp0B7vXVRD0cDfy1ToU2y",
+	"0GAXSIVbtAY+qe0Xmm9rZRPcoYme4KCoxwsGOPFQERMmoPdIOgwuL45Bj0rSDLoTldEQ4PwLFqngqn04",
+	"o66nOrjzn4qgI2C4NRmhGcVspsdKRJLMM9aciZa0aL0ZmN3vToGjKiijXDK6Yqq/8R/jpfE5pf5GgyJQ",
+	"1NoTq59DPd6iQ9UZvyCheHFftXrPb+GpDq55YXFtmjqq+NxKRlvJaH9chZZxSPMypLJcquYizmT1tr2A",
+	"GxLqgQnyNMbsUcGzXARsl45G0rKT5TPWiXUep7F69cprvELYP7n6+myEnesm1lhVhmt4Kk79KN/wihWv",
+	"MHvlHpbu4TmI/SMdxOpFc/pNSS+lqsolSlv28T0iewACGzN+BHbIZV1pzuAcXvH64hTf5m+mdKmdxBWv",
+	"pkdHkSWBiZQBQse60qWqg+8GE9iLO+yW0ZEWJczKXfbLCPPKZ7ci0n8ikb4MHHOz9aWFJhcbymrFIAEb",
+	"KLfgmrSlQmIDF/UxJQz4TOUDTYrf+a+Pxe/yp8eirLJctOhw3TANP2bXUUOiRwS1V/tIlW4cUNcrcLXM",
+	"jmVSqcIWDvIADFKx4GikEq/iQcvFqDJlrPFsdr1MnyE37itQ1U6kW5WJyCF9eqa1NoQk1jtIvTVsUpJ+",
+	"41lsHmFr5BReBhfdIdGgiJLg5abaX2DPTHTYLSa7YWS9MUCZRL3KjALlWllyWWC6mFHic9qmVPX2dNE4",
+	"EzCRFteHsQnjpePSc14NkIuiO4lM2UJJDxT3dD2buLk3dU4h2qTfKOH0DvOxdExAKDbwC6cekPjxQhW+",
+	"8ZCsbR5WjgOjASVIe5WN7o3Hz4//fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -4,6 +4,7 @@
 package observe
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -51,6 +52,16 @@ func New(log *slog.Logger, operation func(echo.Context) string) *Observer {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return o
+}
+
+// Register adds more metrics to the registry /metrics serves.
+func (o *Observer) Register(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := o.registry.Register(c); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // Metrics serves the metrics in Prometheus's text format.

@@ -28,6 +28,14 @@ var (
 	// MaxFactorsPerEntity. Nothing was stored.
 	ErrTooMany = errors.New("store: limit reached")
 
+	// ErrAnswered reports that a challenge was approved or denied already.
+	// Nothing was changed.
+	ErrAnswered = errors.New("store: challenge answered already")
+
+	// ErrExpired reports that a challenge's expiration date has passed
+	// without an answer. Nothing was changed.
+	ErrExpired = errors.New("store: challenge expired")
+
 	// ErrUnavailable reports that the database cannot serve the call right
 	// now: it is unreachable, locked, read-only, out of space, closed, or the
 	// call's context deadline passed. Callers answer 503 and may retry. When
@@ -119,6 +127,150 @@ type Factor struct {
 	DateUpdated time.Time
 }
 
+// Challenge statuses as stored. A pending challenge whose ExpirationDate
+// has passed reads ChallengeExpired: engines compute it on every read,
+// from the now they are given, so no background job is needed.
+const (
+	ChallengePending  = "pending"
+	ChallengeExpired  = "expired"
+	ChallengeApproved = "approved"
+	ChallengeDenied   = "denied"
+)
+
+// Challenge is a push challenge (YC…) of one factor: a request for the
+// device to approve or deny.
+type Challenge struct {
+	SID        string
+	AccountSID string
+	ServiceSID string
+	EntitySID  string
+	Identity   string // the entity's
+	FactorSID  string
+	// Status is one of the Challenge* constants; ChallengeExpired only as
+	// read, never as written.
+	Status  string
+	Details ChallengeDetails
+	// HiddenDetails and Metadata are JSON objects of strings; nil for none.
+	// Metadata is what the device sent with its answer.
+	HiddenDetails  map[string]string
+	Metadata       map[string]string
+	DateCreated    time.Time
+	DateUpdated    time.Time
+	DateResponded  *time.Time // nil until answered
+	ExpirationDate time.Time
+}
+
+// ChallengeDetails is what the user is shown.
+type ChallengeDetails struct {
+	Message string
+	// Fields may be nil or empty when there are none; they are read back
+	// as an empty, non-nil slice.
+	Fields []ChallengeField
+}
+
+// ChallengeField is one label and value shown to the user.
+type ChallengeField struct {
+	Label string
+	Value string
+}
+
+// ChallengeFilter narrows a list of challenges. Now decides which pending
+// challenges read as expired, for the Status filter as for the items.
+type ChallengeFilter struct {
+	FactorSID string // "" for every factor of the entity
+	Status    string // "" for every status; else a Challenge* constant (another is an error)
+	Desc      bool   // newest first: After and Before follow this order
+	Now       time.Time
+}
+
+// Answer is a device's answer to a challenge.
+type Answer struct {
+	Status   string            // ChallengeApproved or ChallengeDenied; another is an error
+	Metadata map[string]string // nil for none
+	At       time.Time         // when it was given: DateResponded and DateUpdated
+}
+
+// Notification is a push (NT…) recorded for a challenge: the one sent
+// when it was created, or one sent again.
+type Notification struct {
+	SID          string
+	AccountSID   string
+	ServiceSID   string
+	EntitySID    string
+	Identity     string
+	ChallengeSID string
+	FactorSID    string
+	// Message is the push's text: its challenge's details message, which
+	// the store takes from the challenge (on create as on a resend).
+	Message     string
+	Priority    string
+	TTL         int
+	DateCreated time.Time
+}
+
+// Webhook is where a service's events are delivered (YW…).
+type Webhook struct {
+	SID          string
+	AccountSID   string
+	ServiceSID   string
+	FriendlyName string
+	// EventTypes are event type names, or "*" for all; none is empty or
+	// holds a comma. No types reads back as nil.
+	EventTypes  []string
+	Status      string // "enabled" or "disabled"
+	Version     string // "v1" or "v2"
+	URL         string
+	DateCreated time.Time
+	DateUpdated time.Time
+}
+
+// Event is a change that webhooks are told about. A store that makes the
+// change records one Delivery of the event for each enabled webhook of
+// its service whose EventTypes hold Type or "*", in the same transaction;
+// with no such webhook it records nothing. An event whose ID a webhook has
+// a delivery of already is not recorded for it again.
+type Event struct {
+	ID         string // unique; every delivery of the event carries it
+	Type       string // such as "factor.created"
+	AccountSID string
+	ServiceSID string
+	// Body is the form-encoded payload, sent as is.
+	Body    string
+	Created time.Time
+}
+
+// Events builds the events of a change from the record as the
+// transaction sees it: the factor created, verified or deleted, or the
+// challenge answered. It runs inside the transaction and must not block.
+// A nil Events records none.
+type Events[T any] func(T) []Event
+
+// Delivery is one event due to one webhook.
+type Delivery struct {
+	EventID    string
+	EventType  string
+	WebhookSID string
+	AccountSID string
+	ServiceSID string
+	// URL is the webhook's URL when the event was recorded.
+	URL         string
+	Body        string
+	Attempts    int // attempts finished so far
+	Created     time.Time
+	NextAttempt time.Time
+}
+
+// DeliveryResult is how an attempt to deliver ended.
+type DeliveryResult struct {
+	At     time.Time
+	Status int    // the HTTP status received; 0 for none
+	Error  string // why it failed, for the log; "" when delivered
+	// Delivered ends the delivery. Otherwise Next is when to try again,
+	// or, when Next is zero, the delivery is given up.
+	Delivered bool
+	Next      time.Time
+}
+
 // MaxFactorsPerEntity is how many push factors an entity may hold.
 const MaxFactorsPerEntity = 20
 
@@ -199,9 +351,9 @@ type Store interface {
 	// and whether more follow in the page's direction (after the last item
 	// for After and the first page, before the first item for Before).
 	ListEntities(ctx context.Context, accountSID, serviceSID string, p Page) ([]Entity, bool, error)
-	// DeleteEntity deletes the entity and its factors, or returns
-	// ErrNotFound.
-	DeleteEntity(ctx context.Context, accountSID, serviceSID, identity string) error
+	// DeleteEntity deletes the entity, its factors and their challenges, or
+	// returns ErrNotFound; events gets each factor deleted.
+	DeleteEntity(ctx context.Context, accountSID, serviceSID, identity string, events Events[Factor]) error
 
 	// CreateFactor stores a new factor, and the entity e when the service
 	// has no entity with its Identity yet (e is ignored when it has; the
@@ -212,8 +364,8 @@ type Store interface {
 	// was used already; ErrConflict if the entity has a factor with the
 	// same public key; ErrTooMany if the entity holds MaxFactorsPerEntity
 	// factors already. Nothing is stored when it fails. It returns the
-	// factor as stored.
-	CreateFactor(ctx context.Context, e Entity, f Factor, consumeToken string) (Factor, error)
+	// factor as stored, and records the events of that factor.
+	CreateFactor(ctx context.Context, e Entity, f Factor, consumeToken string, events Events[Factor]) (Factor, error)
 	// FetchFactor returns the factor with that SID of that account,
 	// service and entity Identity, or ErrNotFound.
 	FetchFactor(ctx context.Context, accountSID, serviceSID, identity, sid string) (Factor, error)
@@ -226,10 +378,86 @@ type Store interface {
 	ListFactors(ctx context.Context, accountSID, serviceSID, identity string, p Page) ([]Factor, bool, error)
 	// UpdateFactor stores f over the factor with f's SID, account, service
 	// and entity: its FriendlyName, Verified, config fields, Metadata and
-	// DateUpdated. It returns ErrNotFound when there is none.
-	UpdateFactor(ctx context.Context, f Factor) error
-	// DeleteFactor deletes the factor, or returns ErrNotFound.
-	DeleteFactor(ctx context.Context, accountSID, serviceSID, identity, sid string) error
+	// DateUpdated. It returns ErrNotFound when there is none. events gets
+	// the factor as it was before the update, under the transaction's lock,
+	// so that of two updates that verify a factor only one sees it
+	// unverified.
+	UpdateFactor(ctx context.Context, f Factor, events Events[Factor]) error
+	// DeleteFactor deletes the factor and its challenges, or returns
+	// ErrNotFound; events gets the factor deleted.
+	DeleteFactor(ctx context.Context, accountSID, serviceSID, identity, sid string, events Events[Factor]) error
+
+	// CreateChallenge stores a new pending challenge of the factor
+	// c.FactorSID, and n, the push sent for it, in one transaction. It
+	// returns ErrNotFound unless the factor exists in that account,
+	// service and entity (whose SID and Identity the challenge takes), and
+	// ErrConflict if a SID exists. It returns the challenge as stored:
+	// pending, without Metadata or DateResponded, whatever c says. n takes
+	// its account, service, entity, factor and challenge from the
+	// challenge. Whether the factor is verified is the caller's to check.
+	CreateChallenge(ctx context.Context, c Challenge, n Notification) (Challenge, error)
+	// FetchChallenge returns the challenge with that SID of that account,
+	// service and entity Identity, or ErrNotFound; a pending one whose
+	// ExpirationDate is not after now reads ChallengeExpired.
+	FetchChallenge(ctx context.Context, accountSID, serviceSID, identity, sid string, now time.Time) (Challenge, error)
+	// ListChallenges returns one page of the entity's challenges that pass
+	// f, as ListEntities (newest first when f.Desc).
+	ListChallenges(ctx context.Context, accountSID, serviceSID, identity string, f ChallengeFilter, p Page) ([]Challenge, bool, error)
+	// AnswerChallenge sets a pending challenge to a.Status with a.Metadata,
+	// if its ExpirationDate is after a.At, and returns it as stored; of two
+	// answers at once, exactly one succeeds. It returns ErrNotFound,
+	// ErrAnswered (approved or denied already) or ErrExpired, and changes
+	// nothing then. events gets the challenge as answered.
+	AnswerChallenge(ctx context.Context, accountSID, serviceSID, identity, sid string, a Answer, events Events[Challenge]) (Challenge, error)
+	// CreateNotification stores n, a push of the challenge n.ChallengeSID
+	// sent again, if that challenge is pending and its ExpirationDate is
+	// after n.DateCreated. It returns ErrNotFound (no such challenge in
+	// that account, service and entity), ErrAnswered or ErrExpired, or
+	// ErrConflict if the SID exists; it fills the entity and factor
+	// fields from the challenge and returns n as stored.
+	CreateNotification(ctx context.Context, n Notification) (Notification, error)
+	// ListNotifications returns one page of the pushes recorded for a
+	// factor, as ListEntities. A factor that does not exist has none.
+	ListNotifications(ctx context.Context, accountSID, serviceSID, identity, factorSID string, p Page) ([]Notification, bool, error)
+
+	// CreateWebhook stores a new webhook. It returns ErrNotFound unless the
+	// service exists and belongs to w.AccountSID, and ErrConflict if the
+	// SID exists.
+	CreateWebhook(ctx context.Context, w Webhook) error
+	// FetchWebhook returns the webhook with that SID of that account and
+	// service, or ErrNotFound.
+	FetchWebhook(ctx context.Context, accountSID, serviceSID, sid string) (Webhook, error)
+	// ListWebhooks returns one page of the service's webhooks, as
+	// ListEntities.
+	ListWebhooks(ctx context.Context, accountSID, serviceSID string, p Page) ([]Webhook, bool, error)
+	// UpdateWebhook stores w over the webhook with w's SID, account and
+	// service: its FriendlyName, EventTypes, Status, Version, URL and
+	// DateUpdated. It returns ErrNotFound when there is none. Deliveries
+	// recorded before keep the URL they were recorded with.
+	UpdateWebhook(ctx context.Context, w Webhook) error
+	// DeleteWebhook deletes the webhook and its undelivered deliveries, or
+	// returns ErrNotFound.
+	DeleteWebhook(ctx context.Context, accountSID, serviceSID, sid string) error
+
+	// ClaimDeliveries returns up to limit deliveries that are due (not
+	// finished, NextAttempt not after now, and not claimed by a lease that
+	// runs past now), oldest NextAttempt first (then by Created, EventID
+	// and WebhookSID), and leases them until now+lease, so that another
+	// instance does not claim them meanwhile. A lease that runs out (the
+	// claimer died) makes them due again. A limit below 1, or a lease
+	// under a second (times are whole seconds), is an error.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// FinishDelivery records an attempt of the delivery of eventID to
+	// webhookSID: it counts the attempt and ends the lease; r says whether
+	// it ends the delivery (delivered or given up) or when to try again.
+	// It returns ErrNotFound, and changes nothing, when the delivery is
+	// gone (its webhook was deleted) or finished already (another
+	// instance, whose claim came after this one's lease ran out, finished
+	// it).
+	FinishDelivery(ctx context.Context, eventID, webhookSID string, r DeliveryResult) error
+	// PruneDeliveries deletes the finished deliveries that finished before
+	// before, and returns how many.
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
 
 	// AddTokenKey stores a new JWE encryption key. It returns ErrConflict if
 	// the ID exists.

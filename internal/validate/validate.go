@@ -71,9 +71,11 @@ type Options struct {
 
 // RequestError is a request that breaks the spec. Parameter names the
 // offending parameter, form field or part of the request, the way Twilio
-// words it ("Invalid parameter: Ttl").
+// words it ("Invalid parameter: Ttl"). Code is the Twilio error code that
+// the field's schema names with x-twilio-error-code, or 0 for the default.
 type RequestError struct {
 	Parameter string
+	Code      int
 }
 
 func (e *RequestError) Error() string { return "invalid parameter: " + e.Parameter }
@@ -109,10 +111,31 @@ type routeKey struct{ method, path string }
 // route is one operation of the spec, resolved at start-up.
 type route struct {
 	route      *routers.Route
-	query      map[string]bool // the declared query parameters
-	headers    []string        // the declared header parameters, canonical
-	formFields map[string]bool // the declared form fields; nil without a form body
-	schemes    []string        // the security schemes that may authenticate it
+	query      map[string]bool      // the declared query parameters
+	headers    []string             // the declared header parameters, canonical
+	formFields map[string]formField // the declared form fields; nil without a form body
+	schemes    []string             // the security schemes that may authenticate it
+}
+
+// formField is what a form body may hold of one declared field.
+type formField struct {
+	repeated bool // an array: the field may be given more than once
+	code     int  // x-twilio-error-code of its schema, or 0
+}
+
+// ErrorCodeExtension names a schema's Twilio error code for invalid
+// values, where it is not the default 60200.
+const ErrorCodeExtension = "x-twilio-error-code"
+
+// errorCode reads the ErrorCodeExtension of s; 0 when it has none.
+func errorCode(s *openapi3.Schema) int {
+	switch c := s.Extensions[ErrorCodeExtension].(type) {
+	case float64:
+		return int(c)
+	case int:
+		return c
+	}
+	return 0
 }
 
 // New returns a Validator for doc, whose servers it ignores: echo has
@@ -164,9 +187,12 @@ func New(doc *openapi3.T, opts Options) *Validator {
 			}
 			if op.RequestBody != nil {
 				if media := op.RequestBody.Value.Content.Get("application/x-www-form-urlencoded"); media != nil {
-					rt.formFields = map[string]bool{}
-					for name := range media.Schema.Value.Properties {
-						rt.formFields[name] = true
+					rt.formFields = map[string]formField{}
+					for name, prop := range media.Schema.Value.Properties {
+						rt.formFields[name] = formField{
+							repeated: prop.Value.Type.Is(openapi3.TypeArray),
+							code:     errorCode(prop.Value),
+						}
 					}
 				}
 			}
@@ -389,7 +415,8 @@ func (v *Validator) judgeRequest(r *http.Request, rt *route, params map[string]s
 	if err != nil {
 		var re *openapi3filter.RequestError
 		if errors.As(err, &re) {
-			return &RequestError{Parameter: parameterName(re)}
+			name := parameterName(re)
+			return &RequestError{Parameter: name, Code: rt.formFields[name].code}
 		}
 		return fmt.Errorf("validate request: %w", err)
 	}
@@ -428,18 +455,25 @@ func parameterName(re *openapi3filter.RequestError) string {
 	return "request"
 }
 
-// checkForm refuses undeclared and repeated form fields, and values that
-// are not UTF-8 (the stores differ on such bytes: PostgreSQL refuses them,
-// SQLite keeps them; the contract speaks of characters).
-func checkForm(body []byte, declared map[string]bool) error {
+// checkForm refuses undeclared form fields, fields given twice unless
+// they are arrays, and values that are not UTF-8 (the stores differ on
+// such bytes: PostgreSQL refuses them, SQLite keeps them; the contract
+// speaks of characters).
+func checkForm(body []byte, declared map[string]formField) error {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return &RequestError{Parameter: "body"}
 	}
 	for _, name := range slices.Sorted(maps.Keys(form)) {
 		values := form[name]
-		if !declared[name] || len(values) > 1 || !utf8.ValidString(values[0]) {
-			return &RequestError{Parameter: name}
+		f, ok := declared[name]
+		if !ok || (len(values) > 1 && !f.repeated) {
+			return &RequestError{Parameter: name, Code: f.code}
+		}
+		for _, v := range values {
+			if !utf8.ValidString(v) {
+				return &RequestError{Parameter: name, Code: f.code}
+			}
 		}
 	}
 	return nil

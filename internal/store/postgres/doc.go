@@ -49,7 +49,13 @@
 // while it holds the entity's row lock, and an access token's single use is
 // the primary key of used_access_tokens, so concurrent creates on any number
 // of instances store at most store.MaxFactorsPerEntity factors per entity
-// and use each token once.
+// and use each token once. Of concurrent answers to one challenge, on any
+// instances, exactly one wins: the answer is one conditional UPDATE, which
+// waits for the row lock of another and then reads what it stored. An
+// UpdateFactor reads the factor it changes under its row lock, so the
+// events of concurrent updates see each factor as the one before left it.
+// ClaimDeliveries skips the rows that another claim has locked (FOR
+// UPDATE SKIP LOCKED), so instances never claim one delivery at once.
 //
 // When the server goes away, calls fail with store.ErrUnavailable as soon
 // as a connection is refused or lost, or at the latest when their context's

@@ -338,11 +338,92 @@ func TestUpgradeFrom0001(t *testing.T) {
 	// The old token enrols a factor, once.
 	e := store.Entity{SID: "YE1", AccountSID: "AC1", ServiceSID: "VA1", Identity: "alice", DateCreated: at, DateUpdated: at}
 	f := store.Factor{SID: "YF1", AccountSID: "AC1", ServiceSID: "VA1", Identity: "alice", CredentialSID: "CR1", FriendlyName: "phone", PublicKey: []byte{1, 2, 3}, DateCreated: at, DateUpdated: at}
-	if _, err := s.CreateFactor(ctx, e, f, "YK1"); err != nil {
+	if _, err := s.CreateFactor(ctx, e, f, "YK1", nil); err != nil {
 		t.Fatalf("CreateFactor with a token of the 0001 database: %v", err)
 	}
 	f.SID, f.CredentialSID, f.PublicKey = "YF2", "CR2", []byte{4, 5, 6}
-	if _, err := s.CreateFactor(ctx, e, f, "YK1"); !errors.Is(err, store.ErrUsed) {
+	if _, err := s.CreateFactor(ctx, e, f, "YK1", nil); !errors.Is(err, store.ErrUsed) {
 		t.Errorf("CreateFactor with the same token again: error = %v, want one wrapping %v", err, store.ErrUsed)
+	}
+}
+
+// TestUpgradeFrom0002 opens a database that 0001 and 0002 built and
+// filled, as a verifyd with Verify Push part 1 left it. Open must migrate
+// it in place: its entities and factors are still there, a factor it held
+// takes challenges and sends events, and deleting it deletes them.
+func TestUpgradeFrom0002(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.NewDatabase(t)
+	ms, err := migration.Load(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[1].Name != "0002_push.sql" || len(ms) < 3 {
+		t.Fatalf("embedded migrations: second is %s and they number %d, want 0002_push.sql and more", ms[1].Name, len(ms))
+	}
+	pool := newPool(t, dsn)
+	if err := migrate(ctx, pool, ms[:2]); err != nil {
+		t.Fatalf("migrate to 0002 only: %v", err)
+	}
+	at := time.Date(2024, time.July, 1, 12, 0, 0, 0, time.UTC)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO accounts VALUES ($1, $2, $3, $4)`, []any{"AC1", "acct", "hash", at}},
+		{`INSERT INTO services VALUES ($1, $2, $3, $4)`, []any{"VA1", "AC1", "svc", at}},
+		{`INSERT INTO entities (sid, account_sid, service_sid, identity, date_created, date_updated) VALUES ($1, $2, $3, $4, $5, $6)`,
+			[]any{"YE1", "AC1", "VA1", "alice", at, at}},
+		{`INSERT INTO factors (sid, account_sid, service_sid, entity_sid, identity, credential_sid, friendly_name, verified, public_key,
+sdk_version, app_id, notification_platform, notification_token, metadata, date_created, date_updated)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			[]any{"YF1", "AC1", "VA1", "YE1", "alice", "CR1", "phone", true, []byte{1, 2, 3}, nil, nil, "fcm", "tok", `{"os":"Android"}`, at, at}},
+	} {
+		if _, err := pool.Exec(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	pool.Close()
+
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("Open of a 0002 database: %v", err)
+	}
+	defer s.Close()
+
+	fcm, tok := "fcm", "tok"
+	wantF := store.Factor{SID: "YF1", AccountSID: "AC1", ServiceSID: "VA1", EntitySID: "YE1", Identity: "alice", CredentialSID: "CR1",
+		FriendlyName: "phone", Verified: true, PublicKey: []byte{1, 2, 3}, NotificationPlatform: &fcm, NotificationToken: &tok,
+		Metadata: map[string]string{"os": "Android"}, DateCreated: at, DateUpdated: at}
+	f, err := s.FetchFactor(ctx, "AC1", "VA1", "alice", "YF1")
+	if err != nil {
+		t.Fatalf("FetchFactor after the upgrade: %v", err)
+	}
+	if diff := cmp.Diff(wantF, f); diff != "" {
+		t.Errorf("FetchFactor after the upgrade mismatch (-want +got):\n%s", diff)
+	}
+
+	if err := s.CreateWebhook(ctx, store.Webhook{SID: "YW1", AccountSID: "AC1", ServiceSID: "VA1", EventTypes: []string{"*"},
+		Status: "enabled", Version: "v2", URL: "https://example.com/", DateCreated: at, DateUpdated: at}); err != nil {
+		t.Fatalf("CreateWebhook after the upgrade: %v", err)
+	}
+	c := store.Challenge{SID: "YC1", AccountSID: "AC1", ServiceSID: "VA1", Identity: "alice", FactorSID: "YF1",
+		Details: store.ChallengeDetails{Message: "hi"}, DateCreated: at, DateUpdated: at, ExpirationDate: at.Add(time.Minute)}
+	n := store.Notification{SID: "NT1", ChallengeSID: "YC1", Priority: "high", TTL: 60, DateCreated: at}
+	if _, err := s.CreateChallenge(ctx, c, n); err != nil {
+		t.Fatalf("CreateChallenge of a factor of the 0002 database: %v", err)
+	}
+	deleted := func(store.Factor) []store.Event {
+		return []store.Event{{ID: "ev1", Type: "factor.deleted", AccountSID: "AC1", ServiceSID: "VA1", Body: "b", Created: at}}
+	}
+	if err := s.DeleteFactor(ctx, "AC1", "VA1", "alice", "YF1", deleted); err != nil {
+		t.Fatalf("DeleteFactor: %v", err)
+	}
+	if _, err := s.FetchChallenge(ctx, "AC1", "VA1", "alice", "YC1", at); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FetchChallenge after DeleteFactor: error = %v, want one wrapping %v", err, store.ErrNotFound)
+	}
+	ds, err := s.ClaimDeliveries(ctx, at, time.Minute, 10)
+	if err != nil || len(ds) != 1 || ds[0].EventID != "ev1" {
+		t.Errorf("ClaimDeliveries after DeleteFactor = %+v, %v; want the delivery of ev1", ds, err)
 	}
 }

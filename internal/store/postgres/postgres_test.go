@@ -49,6 +49,16 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestShared opens two stores on one database, as two verifyd instances
+// would.
+func TestShared(t *testing.T) {
+	pgtest.ServerDSN(t)
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		dsn := pgtest.NewDatabase(t)
+		return openAt(t, dsn), openAt(t, dsn)
+	})
+}
+
 // TestUnavailable cuts the store off from its server with a proxy that
 // refuses new connections and closes the open ones, as a stopped server
 // does.
@@ -245,7 +255,7 @@ func TestConcurrentOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []row{{"0001_init.sql", 1}, {"0002_push.sql", 1}}
+	want := []row{{"0001_init.sql", 1}, {"0002_push.sql", 1}, {"0003_push2.sql", 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("schema_migrations after %d concurrent opens mismatch (-want +got):\n%s", n, diff)
 	}
@@ -309,7 +319,7 @@ func TestPersistence(t *testing.T) {
 			t.Fatalf("create: %v", err)
 		}
 	}
-	if _, err := writer.CreateFactor(ctx, ent, fac, "YK1"); err != nil {
+	if _, err := writer.CreateFactor(ctx, ent, fac, "YK1", nil); err != nil {
 		t.Fatalf("CreateFactor: %v", err)
 	}
 	checkAll := func(label string, s store.Store) {
@@ -330,7 +340,7 @@ func TestPersistence(t *testing.T) {
 		check(t, label+" FetchFactor", fac, gotFac, err)
 		again := fac
 		again.SID, again.CredentialSID, again.PublicKey = "YF2", "CR2", []byte{3}
-		if _, err := s.CreateFactor(ctx, ent, again, "YK1"); !errors.Is(err, store.ErrUsed) {
+		if _, err := s.CreateFactor(ctx, ent, again, "YK1", nil); !errors.Is(err, store.ErrUsed) {
 			t.Errorf("%s CreateFactor with the used token: error = %v, want one wrapping %v", label, err, store.ErrUsed)
 		}
 	}

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,7 +25,6 @@ sdk_version, app_id, notification_platform, notification_token, metadata, date_c
 	// check that the service belongs to the account.
 	createEntitySQL = `INSERT INTO entities (` + entityCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
 	fetchEntitySQL  = `SELECT ` + entityCols + ` FROM entities WHERE account_sid = $1 AND service_sid = $2 AND identity = $3`
-	deleteEntitySQL = `DELETE FROM entities WHERE account_sid = $1 AND service_sid = $2 AND identity = $3`
 
 	// joinEntitySQL inserts the entity, or, if the service has one with that
 	// Identity, leaves it as it was; either way it returns the entity and
@@ -46,7 +46,24 @@ RETURNING ` + factorCols
 	updateFactorSQL            = `UPDATE factors SET friendly_name = $1, verified = (verified OR $2), sdk_version = $3, app_id = $4,
 notification_platform = $5, notification_token = $6, metadata = $7, date_updated = $8
 WHERE sid = $9 AND account_sid = $10 AND service_sid = $11 AND entity_sid = $12`
-	deleteFactorSQL = `DELETE FROM factors WHERE sid = $1 AND account_sid = $2 AND service_sid = $3 AND identity = $4`
+	deleteFactorSQL = `DELETE FROM factors WHERE sid = $1 AND account_sid = $2 AND service_sid = $3 AND identity = $4
+RETURNING ` + factorCols
+
+	// lockFactorSQL reads the factor UpdateFactor changes, and holds its
+	// row lock until the transaction ends, so a concurrent update waits
+	// and then reads what this one stored. FOR NO KEY UPDATE is the lock
+	// the UPDATE takes anyway; unlike FOR UPDATE it lets a challenge of
+	// the factor be created meanwhile (its foreign key takes FOR KEY
+	// SHARE).
+	lockFactorSQL = `SELECT ` + factorCols + ` FROM factors
+WHERE sid = $1 AND account_sid = $2 AND service_sid = $3 AND entity_sid = $4 FOR NO KEY UPDATE`
+
+	// lockEntitySQL takes the lock of the entity DeleteEntity deletes
+	// first, so that no CreateFactor (whose joinEntitySQL takes it too)
+	// adds a factor between the deletes of its factors and of itself.
+	lockEntitySQL          = `SELECT sid FROM entities WHERE account_sid = $1 AND service_sid = $2 AND identity = $3 FOR UPDATE`
+	deleteEntityFactorsSQL = `DELETE FROM factors WHERE entity_sid = $1 RETURNING ` + factorCols
+	deleteEntityBySIDSQL   = `DELETE FROM entities WHERE sid = $1`
 
 	// Pages: the owner's arguments, then the cursor's if any, then LIMIT.
 	// Before reads backwards from the cursor, so LIMIT takes the nearest
@@ -168,11 +185,43 @@ func (s *Store) ListEntities(ctx context.Context, accountSID, serviceSID string,
 	return es, more, nil
 }
 
-// DeleteEntity implements store.Store. The foreign key from factors
-// deletes the entity's factors with it.
-func (s *Store) DeleteEntity(ctx context.Context, accountSID, serviceSID, identity string) error {
-	if err := s.changeOne(ctx, deleteEntitySQL, accountSID, serviceSID, identity); err != nil {
+// DeleteEntity implements store.Store, in one transaction that locks the
+// entity, deletes its factors, to have them for events, and then the
+// entity. The foreign keys from challenges and notifications delete
+// theirs with the factors.
+func (s *Store) DeleteEntity(ctx context.Context, accountSID, serviceSID, identity string, events store.Events[store.Factor]) error {
+	if err := s.check(); err != nil {
 		return fmt.Errorf("delete entity %q of %s: %w", identity, serviceSID, err)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var entitySID string
+		if err := tx.QueryRow(ctx, lockEntitySQL, accountSID, serviceSID, identity).Scan(&entitySID); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, deleteEntityFactorsSQL, entitySID)
+		if err != nil {
+			return err
+		}
+		fs, err := pgx.AppendRows([]store.Factor(nil), rows, func(r pgx.CollectableRow) (store.Factor, error) { return scanFactor(r) })
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, deleteEntityBySIDSQL, entitySID); err != nil {
+			return err
+		}
+		// RETURNING has no order; events follow the factors' list order.
+		slices.SortFunc(fs, func(a, b store.Factor) int {
+			return cmp.Or(a.DateCreated.Compare(b.DateCreated), cmp.Compare(a.SID, b.SID))
+		})
+		for _, f := range fs {
+			if err := record(ctx, tx, emit(events, f)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete entity %q of %s: %w", identity, serviceSID, s.translate(ctx, err))
 	}
 	return nil
 }
@@ -200,8 +249,8 @@ func scanEntity(row pgx.Row) (store.Entity, error) {
 // two creates at once, on any entities, is settled by the primary key of
 // used_access_tokens: the later insert waits for the earlier transaction
 // and fails if it commits.
-func (s *Store) CreateFactor(ctx context.Context, e store.Entity, f store.Factor, consumeToken string) (store.Factor, error) {
-	stored, err := s.createFactor(ctx, e, f, consumeToken)
+func (s *Store) CreateFactor(ctx context.Context, e store.Entity, f store.Factor, consumeToken string, events store.Events[store.Factor]) (store.Factor, error) {
+	stored, err := s.createFactor(ctx, e, f, consumeToken, events)
 	if err != nil {
 		return store.Factor{}, fmt.Errorf("create factor %s: %w", f.SID, err)
 	}
@@ -209,7 +258,7 @@ func (s *Store) CreateFactor(ctx context.Context, e store.Entity, f store.Factor
 }
 
 // createFactor does the work of CreateFactor.
-func (s *Store) createFactor(ctx context.Context, e store.Entity, f store.Factor, consumeToken string) (store.Factor, error) {
+func (s *Store) createFactor(ctx context.Context, e store.Entity, f store.Factor, consumeToken string, events store.Events[store.Factor]) (store.Factor, error) {
 	identity, err := factorIdentity(e, f)
 	if err != nil {
 		return store.Factor{}, err
@@ -255,7 +304,10 @@ func (s *Store) createFactor(ctx context.Context, e store.Entity, f store.Factor
 			f.FriendlyName, f.Verified, f.PublicKey,
 			f.SdkVersion, f.AppID, f.NotificationPlatform, f.NotificationToken, metadata,
 			toDB(f.DateCreated), toDB(f.DateUpdated)))
-		return err
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, emit(events, stored))
 	})
 	if err != nil {
 		return store.Factor{}, s.translate(ctx, err)
@@ -312,26 +364,52 @@ func (s *Store) ListFactors(ctx context.Context, accountSID, serviceSID, identit
 	return fs, more, nil
 }
 
-// UpdateFactor implements store.Store.
-func (s *Store) UpdateFactor(ctx context.Context, f store.Factor) error {
+// UpdateFactor implements store.Store, in one transaction that reads the
+// factor under its row lock (lockFactorSQL), updates it and records the
+// events of the factor as read. Of two updates at once, the second waits
+// for the first to end and then reads what it stored.
+func (s *Store) UpdateFactor(ctx context.Context, f store.Factor, events store.Events[store.Factor]) error {
 	metadata, err := encodeMetadata(f.Metadata)
 	if err != nil {
 		return fmt.Errorf("update factor %s: %w", f.SID, err)
 	}
-	err = s.changeOne(ctx, updateFactorSQL,
-		f.FriendlyName, f.Verified, f.SdkVersion, f.AppID, f.NotificationPlatform, f.NotificationToken,
-		metadata, toDB(f.DateUpdated),
-		f.SID, f.AccountSID, f.ServiceSID, f.EntitySID)
-	if err != nil {
+	if err := s.check(); err != nil {
 		return fmt.Errorf("update factor %s: %w", f.SID, err)
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		old, err := scanFactor(tx.QueryRow(ctx, lockFactorSQL, f.SID, f.AccountSID, f.ServiceSID, f.EntitySID))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, updateFactorSQL,
+			f.FriendlyName, f.Verified, f.SdkVersion, f.AppID, f.NotificationPlatform, f.NotificationToken,
+			metadata, toDB(f.DateUpdated),
+			f.SID, f.AccountSID, f.ServiceSID, f.EntitySID); err != nil {
+			return err
+		}
+		return record(ctx, tx, emit(events, old))
+	})
+	if err != nil {
+		return fmt.Errorf("update factor %s: %w", f.SID, s.translate(ctx, err))
 	}
 	return nil
 }
 
-// DeleteFactor implements store.Store.
-func (s *Store) DeleteFactor(ctx context.Context, accountSID, serviceSID, identity, sid string) error {
-	if err := s.changeOne(ctx, deleteFactorSQL, sid, accountSID, serviceSID, identity); err != nil {
+// DeleteFactor implements store.Store. The foreign keys from challenges
+// and notifications delete the factor's with it.
+func (s *Store) DeleteFactor(ctx context.Context, accountSID, serviceSID, identity, sid string, events store.Events[store.Factor]) error {
+	if err := s.check(); err != nil {
 		return fmt.Errorf("delete factor %s: %w", sid, err)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		deleted, err := scanFactor(tx.QueryRow(ctx, deleteFactorSQL, sid, accountSID, serviceSID, identity))
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, emit(events, deleted))
+	})
+	if err != nil {
+		return fmt.Errorf("delete factor %s: %w", sid, s.translate(ctx, err))
 	}
 	return nil
 }

@@ -267,12 +267,13 @@ func batchErr(ctx context.Context, err error) error {
 
 // ownFailure reports whether err fails only the write that returned it: a
 // constraint violation (a duplicate key, a missing owner) or a store
-// sentinel that a txFunc decided on (not found, a limit reached). The
-// batch's other writes go on.
+// sentinel that a txFunc decided on (not found, a limit reached, a
+// challenge answered or expired). The batch's other writes go on.
 func ownFailure(err error) bool {
 	return isConstraint(err) || errors.Is(err, sql.ErrNoRows) ||
 		errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) ||
-		errors.Is(err, store.ErrTooMany) || errors.Is(err, store.ErrUsed)
+		errors.Is(err, store.ErrTooMany) || errors.Is(err, store.ErrUsed) ||
+		errors.Is(err, store.ErrAnswered) || errors.Is(err, store.ErrExpired)
 }
 
 // isConstraint reports whether err is a SQLite constraint violation.

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -112,10 +113,34 @@ func (s *Store) ListEntities(ctx context.Context, accountSID, serviceSID string,
 	return es, more, nil
 }
 
-// DeleteEntity implements store.Store. The foreign key from factors
-// deletes the entity's factors with it.
-func (s *Store) DeleteEntity(ctx context.Context, accountSID, serviceSID, identity string) error {
-	err := s.transact(ctx, changeOne(s.stmts.deleteEntity, accountSID, serviceSID, identity))
+// DeleteEntity implements store.Store. It deletes the entity's factors
+// itself, to have them for events; the foreign keys from challenges and
+// notifications delete theirs with them.
+func (s *Store) DeleteEntity(ctx context.Context, accountSID, serviceSID, identity string, events store.Events[store.Factor]) error {
+	err := s.transact(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var entitySID, entityIdentity string
+		if err := tx.StmtContext(ctx, s.stmts.findEntity).QueryRowContext(ctx, accountSID, serviceSID, identity).
+			Scan(&entitySID, &entityIdentity); err != nil {
+			return err
+		}
+		fs, err := list(ctx, tx.StmtContext(ctx, s.stmts.deleteEntityFactors), scanFactor, entitySID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.stmts.deleteEntity).ExecContext(ctx, accountSID, serviceSID, identity); err != nil {
+			return err
+		}
+		// RETURNING has no order; events follow the factors' list order.
+		slices.SortFunc(fs, func(a, b store.Factor) int {
+			return cmp.Or(a.DateCreated.Compare(b.DateCreated), cmp.Compare(a.SID, b.SID))
+		})
+		for _, f := range fs {
+			if err := s.record(ctx, tx, emit(events, f)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("delete entity %q of %s: %w", identity, serviceSID, s.translate(err))
 	}
@@ -160,7 +185,7 @@ func scanEntity(sc scanner) (store.Entity, error) {
 // So two creates can neither both take the last place under
 // store.MaxFactorsPerEntity nor both use one token; the token's primary
 // key would refuse the second anyway.
-func (s *Store) CreateFactor(ctx context.Context, e store.Entity, f store.Factor, consumeToken string) (store.Factor, error) {
+func (s *Store) CreateFactor(ctx context.Context, e store.Entity, f store.Factor, consumeToken string, events store.Events[store.Factor]) (store.Factor, error) {
 	identity, err := factorIdentity(e, f)
 	if err != nil {
 		return store.Factor{}, fmt.Errorf("create factor %s: %w", f.SID, err)
@@ -209,7 +234,10 @@ func (s *Store) CreateFactor(ctx context.Context, e store.Entity, f store.Factor
 			f.FriendlyName, f.Verified, f.PublicKey,
 			f.SdkVersion, f.AppID, f.NotificationPlatform, f.NotificationToken, metadata,
 			unix(f.DateCreated), unix(f.DateUpdated)))
-		return err
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, emit(events, stored))
 	})
 	if err != nil {
 		return store.Factor{}, fmt.Errorf("create factor %s: %w", f.SID, s.translate(err))
@@ -266,25 +294,45 @@ func (s *Store) ListFactors(ctx context.Context, accountSID, serviceSID, identit
 	return fs, more, nil
 }
 
-// UpdateFactor implements store.Store.
-func (s *Store) UpdateFactor(ctx context.Context, f store.Factor) error {
+// UpdateFactor implements store.Store. The committer runs one write at a
+// time, so the factor it reads before the update is the one the update
+// changes, and of two updates the second reads what the first stored.
+func (s *Store) UpdateFactor(ctx context.Context, f store.Factor, events store.Events[store.Factor]) error {
 	metadata, err := encodeMetadata(f.Metadata)
 	if err != nil {
 		return fmt.Errorf("update factor %s: %w", f.SID, err)
 	}
-	err = s.transact(ctx, changeOne(s.stmts.updateFactor,
-		f.FriendlyName, f.Verified, f.SdkVersion, f.AppID, f.NotificationPlatform, f.NotificationToken,
-		metadata, unix(f.DateUpdated),
-		f.SID, f.AccountSID, f.ServiceSID, f.EntitySID))
+	err = s.transact(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		old, err := scanFactor(tx.StmtContext(ctx, s.stmts.currentFactor).QueryRowContext(ctx,
+			f.SID, f.AccountSID, f.ServiceSID, f.EntitySID))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.stmts.updateFactor).ExecContext(ctx,
+			f.FriendlyName, f.Verified, f.SdkVersion, f.AppID, f.NotificationPlatform, f.NotificationToken,
+			metadata, unix(f.DateUpdated),
+			f.SID, f.AccountSID, f.ServiceSID, f.EntitySID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, emit(events, old))
+	})
 	if err != nil {
 		return fmt.Errorf("update factor %s: %w", f.SID, s.translate(err))
 	}
 	return nil
 }
 
-// DeleteFactor implements store.Store.
-func (s *Store) DeleteFactor(ctx context.Context, accountSID, serviceSID, identity, sid string) error {
-	err := s.transact(ctx, changeOne(s.stmts.deleteFactor, sid, accountSID, serviceSID, identity))
+// DeleteFactor implements store.Store. The foreign keys from challenges
+// and notifications delete the factor's with it.
+func (s *Store) DeleteFactor(ctx context.Context, accountSID, serviceSID, identity, sid string, events store.Events[store.Factor]) error {
+	err := s.transact(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		deleted, err := scanFactor(tx.StmtContext(ctx, s.stmts.deleteFactor).QueryRowContext(ctx,
+			sid, accountSID, serviceSID, identity))
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, emit(events, deleted))
+	})
 	if err != nil {
 		return fmt.Errorf("delete factor %s: %w", sid, s.translate(err))
 	}

@@ -25,6 +25,22 @@ type statements struct {
 	updateFactor, deleteFactor                        *sql.Stmt
 	fetchEntity, fetchFactor, fetchFactorByCredential *sql.Stmt
 	listEntities, listFactors                         pageStmts
+
+	// Factors as they were, for the events of a change; see push.go.
+	currentFactor, deleteEntityFactors *sql.Stmt
+
+	// Challenges and notifications (challenges.go), webhooks and
+	// deliveries (webhooks.go).
+	createChallenge, answerChallenge, challengeState *sql.Stmt
+	createNotification, resendNotification           *sql.Stmt
+	createWebhook, updateWebhook, deleteWebhook      *sql.Stmt
+	recordEvent, claimDeliveries, finishDelivery     *sql.Stmt
+	pruneDeliveries                                  *sql.Stmt
+	fetchChallenge, fetchWebhook                     *sql.Stmt
+	listNotifications, listWebhooks                  pageStmts
+
+	// all is every statement prepared, for close.
+	all []*sql.Stmt
 }
 
 // prepare prepares every statement: writes on writer, reads on reader.
@@ -70,12 +86,16 @@ sdk_version, app_id, notification_platform, notification_token, metadata, date_c
 		{&st.createFactor, writer, `INSERT INTO factors (` + factorCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ` + factorCols},
 		{&st.updateFactor, writer, `UPDATE factors SET friendly_name = ?, verified = (verified OR ?), sdk_version = ?, app_id = ?, notification_platform = ?, notification_token = ?, metadata = ?, date_updated = ?
 WHERE sid = ? AND account_sid = ? AND service_sid = ? AND entity_sid = ?`},
-		{&st.deleteFactor, writer, `DELETE FROM factors WHERE sid = ? AND account_sid = ? AND service_sid = ? AND identity = ?`},
+		{&st.deleteFactor, writer, `DELETE FROM factors WHERE sid = ? AND account_sid = ? AND service_sid = ? AND identity = ? RETURNING ` + factorCols},
+		{&st.currentFactor, writer, `SELECT ` + factorCols + ` FROM factors WHERE sid = ? AND account_sid = ? AND service_sid = ? AND entity_sid = ?`},
+		{&st.deleteEntityFactors, writer, `DELETE FROM factors WHERE entity_sid = ? RETURNING ` + factorCols},
 
 		{&st.fetchEntity, reader, `SELECT ` + entityCols + ` FROM entities WHERE account_sid = ? AND service_sid = ? AND identity = ?`},
 		{&st.fetchFactor, reader, `SELECT ` + factorCols + ` FROM factors WHERE sid = ? AND account_sid = ? AND service_sid = ? AND identity = ?`},
 		{&st.fetchFactorByCredential, reader, `SELECT ` + factorCols + ` FROM factors WHERE credential_sid = ?`},
 	}
+	list = append(list, st.challengeSpecs(writer, reader)...)
+	list = append(list, st.webhookSpecs(writer, reader)...)
 	list = append(list, st.listEntities.queries(reader, `SELECT `+entityCols+` FROM entities WHERE account_sid = ? AND service_sid = ?`)...)
 	// The subquery finds the entity through its unique key, once, so the
 	// factors come from factors_by_entity.
@@ -87,6 +107,7 @@ WHERE entity_sid = (SELECT sid FROM entities WHERE account_sid = ? AND service_s
 			return fmt.Errorf("prepare %q: %w", p.query, err)
 		}
 		*p.dst = stmt
+		st.all = append(st.all, stmt)
 	}
 	return nil
 }
@@ -102,22 +123,8 @@ type stmtSpec struct {
 // close closes every prepared statement.
 func (st *statements) close() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{
-		st.createAccount, st.fetchAccount, st.listAccounts,
-		st.createAPIKey, st.fetchAPIKey, st.listAPIKeys,
-		st.createService, st.fetchService, st.listServices,
-		st.createAccessToken, st.fetchAccessToken,
-		st.addTokenKey, st.tokenKeys,
-		st.createEntity, st.findEntity, st.deleteEntity,
-		st.countFactors, st.useToken, st.createFactor,
-		st.updateFactor, st.deleteFactor,
-		st.fetchEntity, st.fetchFactor, st.fetchFactorByCredential,
-		st.listEntities.first, st.listEntities.after, st.listEntities.before,
-		st.listFactors.first, st.listFactors.after, st.listFactors.before,
-	} {
-		if stmt != nil {
-			errs = append(errs, stmt.Close())
-		}
+	for _, stmt := range st.all {
+		errs = append(errs, stmt.Close())
 	}
 	return errors.Join(errs...)
 }

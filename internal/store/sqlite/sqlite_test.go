@@ -41,6 +41,16 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestShared opens two stores on one file, as two verifyd processes
+// pointed at the same database would: the committers of both take turns
+// at the file's write lock.
+func TestShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "verifyd.db")
+		return openAt(t, path), openAt(t, path)
+	})
+}
+
 // TestUnavailable breaks the store the way SQLite really becomes unavailable
 // to a running verifyd: another process holds the write lock (a backup, a
 // second verifyd pointed at the same file). Making the file unwritable is no
@@ -296,7 +306,7 @@ func TestPersistence(t *testing.T) {
 			t.Fatalf("create: %v", err)
 		}
 	}
-	if _, err := s.CreateFactor(ctx, ent, fac, "YK1"); err != nil {
+	if _, err := s.CreateFactor(ctx, ent, fac, "YK1", nil); err != nil {
 		t.Fatalf("CreateFactor: %v", err)
 	}
 	if err := s.Close(); err != nil {
@@ -319,7 +329,7 @@ func TestPersistence(t *testing.T) {
 	gotFac, err := s.FetchFactor(ctx, "AC1", "VA1", "id", "YF1")
 	check(t, "FetchFactor", fac, gotFac, err)
 	fac.SID, fac.CredentialSID, fac.PublicKey = "YF2", "CR2", []byte{3}
-	if _, err := s.CreateFactor(ctx, ent, fac, "YK1"); !errors.Is(err, store.ErrUsed) {
+	if _, err := s.CreateFactor(ctx, ent, fac, "YK1", nil); !errors.Is(err, store.ErrUsed) {
 		t.Errorf("CreateFactor with the token used before the reopen: error = %v, want one wrapping %v", err, store.ErrUsed)
 	}
 }

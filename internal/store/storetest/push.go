@@ -25,6 +25,10 @@ var strictOpts = []cmp.Option{
 	exactTime,
 	cmp.FilterValues(func(x, y []store.Entity) bool { return len(x) == 0 && len(y) == 0 }, cmp.Ignore()),
 	cmp.FilterValues(func(x, y []store.Factor) bool { return len(x) == 0 && len(y) == 0 }, cmp.Ignore()),
+	cmp.FilterValues(func(x, y []store.Challenge) bool { return len(x) == 0 && len(y) == 0 }, cmp.Ignore()),
+	cmp.FilterValues(func(x, y []store.Notification) bool { return len(x) == 0 && len(y) == 0 }, cmp.Ignore()),
+	cmp.FilterValues(func(x, y []store.Webhook) bool { return len(x) == 0 && len(y) == 0 }, cmp.Ignore()),
+	cmp.FilterValues(func(x, y []store.Delivery) bool { return len(x) == 0 && len(y) == 0 }, cmp.Ignore()),
 }
 
 // checkStrict reports any difference between want and got under strictOpts.
@@ -101,7 +105,7 @@ func storedF(f store.Factor) store.Factor {
 // if that fails. It returns what CreateFactor returned.
 func createFactor(t *testing.T, s store.Store, e store.Entity, f store.Factor, consumeToken string) store.Factor {
 	t.Helper()
-	got, err := s.CreateFactor(t.Context(), e, f, consumeToken)
+	got, err := s.CreateFactor(t.Context(), e, f, consumeToken, nil)
 	must(t, fmt.Sprintf("CreateFactor(%s)", f.SID), err)
 	return got
 }
@@ -123,7 +127,7 @@ func checkTokenUnused(t *testing.T, s store.Store, consumeToken string) {
 	t.Helper()
 	e := entity(900)
 	f := factor(e, 900)
-	if _, err := s.CreateFactor(t.Context(), e, f, consumeToken); err != nil {
+	if _, err := s.CreateFactor(t.Context(), e, f, consumeToken, nil); err != nil {
 		t.Errorf("CreateFactor with token %s, which no create has used: %v", consumeToken, err)
 	}
 }
@@ -146,7 +150,7 @@ func testEntities(t *testing.T, open opener) {
 		must(t, "CreateEntity", f.s.CreateEntity(ctx, entity(1)))
 		_, err := f.s.FetchEntity(ctx, f.acct.SID, f.svc.SID, entity(2).Identity)
 		checkIs(t, "FetchEntity of an unknown Identity", err, store.ErrNotFound)
-		checkIs(t, "DeleteEntity of an unknown Identity", f.s.DeleteEntity(ctx, f.acct.SID, f.svc.SID, entity(2).Identity), store.ErrNotFound)
+		checkIs(t, "DeleteEntity of an unknown Identity", f.s.DeleteEntity(ctx, f.acct.SID, f.svc.SID, entity(2).Identity, nil), store.ErrNotFound)
 	})
 
 	t.Run("Ownership", func(t *testing.T) {
@@ -209,13 +213,13 @@ func testEntities(t *testing.T, open opener) {
 			{
 				name: "DeleteEntity/OtherAccount",
 				call: func(ctx context.Context, f fixture) error {
-					return f.s.DeleteEntity(ctx, f.other.SID, f.svc.SID, entity(1).Identity)
+					return f.s.DeleteEntity(ctx, f.other.SID, f.svc.SID, entity(1).Identity, nil)
 				},
 			},
 			{
 				name: "DeleteEntity/OtherAccountsService",
 				call: func(ctx context.Context, f fixture) error {
-					return f.s.DeleteEntity(ctx, f.acct.SID, f.otherSv.SID, entity(1).Identity)
+					return f.s.DeleteEntity(ctx, f.acct.SID, f.otherSv.SID, entity(1).Identity, nil)
 				},
 			},
 		}
@@ -332,7 +336,7 @@ func testEntities(t *testing.T, open opener) {
 		}
 		keptFactor := createFactor(t, f.s, kept, factor(kept, 20), "")
 
-		must(t, "DeleteEntity", f.s.DeleteEntity(ctx, doomed.AccountSID, doomed.ServiceSID, doomed.Identity))
+		must(t, "DeleteEntity", f.s.DeleteEntity(ctx, doomed.AccountSID, doomed.ServiceSID, doomed.Identity, nil))
 		_, err := f.s.FetchEntity(ctx, doomed.AccountSID, doomed.ServiceSID, doomed.Identity)
 		checkIs(t, "FetchEntity after DeleteEntity", err, store.ErrNotFound)
 		for _, fac := range doomedFactors {
@@ -341,7 +345,7 @@ func testEntities(t *testing.T, open opener) {
 		list, _, err := f.s.ListFactors(ctx, doomed.AccountSID, doomed.ServiceSID, doomed.Identity, store.Page{Limit: 10})
 		must(t, "ListFactors", err)
 		checkDiff(t, "ListFactors of a deleted entity", []store.Factor(nil), list)
-		checkIs(t, "DeleteEntity again", f.s.DeleteEntity(ctx, doomed.AccountSID, doomed.ServiceSID, doomed.Identity), store.ErrNotFound)
+		checkIs(t, "DeleteEntity again", f.s.DeleteEntity(ctx, doomed.AccountSID, doomed.ServiceSID, doomed.Identity, nil), store.ErrNotFound)
 
 		got, err := f.s.FetchFactor(ctx, kept.AccountSID, kept.ServiceSID, kept.Identity, keptFactor.SID)
 		must(t, "FetchFactor of another entity", err)
@@ -451,7 +455,7 @@ func testFactors(t *testing.T, open opener) {
 					e := entity(7)
 					e.ServiceSID = f.otherSv.SID
 					fac := factor(e, 7)
-					_, err := f.s.CreateFactor(ctx, e, fac, sid("YK", 7))
+					_, err := f.s.CreateFactor(ctx, e, fac, sid("YK", 7), nil)
 					return err
 				},
 				create: true,
@@ -464,7 +468,7 @@ func testFactors(t *testing.T, open opener) {
 					e := entity(7)
 					e.ServiceSID, e.Identity = f.otherSv.SID, "theirs"
 					fac := factor(e, 7)
-					_, err := f.s.CreateFactor(ctx, e, fac, sid("YK", 7))
+					_, err := f.s.CreateFactor(ctx, e, fac, sid("YK", 7), nil)
 					return err
 				},
 				create: true,
@@ -474,7 +478,7 @@ func testFactors(t *testing.T, open opener) {
 				call: func(ctx context.Context, f fixture, _ store.Factor) error {
 					e := entity(7)
 					e.ServiceSID = sid("VA", 99)
-					_, err := f.s.CreateFactor(ctx, e, factor(e, 7), sid("YK", 7))
+					_, err := f.s.CreateFactor(ctx, e, factor(e, 7), sid("YK", 7), nil)
 					return err
 				},
 				create: true,
@@ -484,7 +488,7 @@ func testFactors(t *testing.T, open opener) {
 				call: func(ctx context.Context, f fixture, _ store.Factor) error {
 					e := entity(7)
 					e.AccountSID = sid("AC", 99)
-					_, err := f.s.CreateFactor(ctx, e, factor(e, 7), sid("YK", 7))
+					_, err := f.s.CreateFactor(ctx, e, factor(e, 7), sid("YK", 7), nil)
 					return err
 				},
 				create: true,
@@ -521,39 +525,39 @@ func testFactors(t *testing.T, open opener) {
 				name: "UpdateFactor/OtherAccount",
 				call: func(ctx context.Context, f fixture, mine store.Factor) error {
 					mine.AccountSID, mine.FriendlyName = f.other.SID, "hijacked"
-					return f.s.UpdateFactor(ctx, mine)
+					return f.s.UpdateFactor(ctx, mine, nil)
 				},
 			},
 			{
 				name: "UpdateFactor/OtherService",
 				call: func(ctx context.Context, f fixture, mine store.Factor) error {
 					mine.ServiceSID, mine.FriendlyName = sid("VA", 3), "hijacked"
-					return f.s.UpdateFactor(ctx, mine)
+					return f.s.UpdateFactor(ctx, mine, nil)
 				},
 			},
 			{
 				name: "UpdateFactor/OtherEntity",
 				call: func(ctx context.Context, f fixture, mine store.Factor) error {
 					mine.EntitySID, mine.FriendlyName = entity(2).SID, "hijacked"
-					return f.s.UpdateFactor(ctx, mine)
+					return f.s.UpdateFactor(ctx, mine, nil)
 				},
 			},
 			{
 				name: "DeleteFactor/OtherAccount",
 				call: func(ctx context.Context, f fixture, mine store.Factor) error {
-					return f.s.DeleteFactor(ctx, f.other.SID, mine.ServiceSID, mine.Identity, mine.SID)
+					return f.s.DeleteFactor(ctx, f.other.SID, mine.ServiceSID, mine.Identity, mine.SID, nil)
 				},
 			},
 			{
 				name: "DeleteFactor/OtherAccountsService",
 				call: func(ctx context.Context, f fixture, mine store.Factor) error {
-					return f.s.DeleteFactor(ctx, f.other.SID, f.otherSv.SID, mine.Identity, mine.SID)
+					return f.s.DeleteFactor(ctx, f.other.SID, f.otherSv.SID, mine.Identity, mine.SID, nil)
 				},
 			},
 			{
 				name: "DeleteFactor/OtherEntity",
 				call: func(ctx context.Context, f fixture, mine store.Factor) error {
-					return f.s.DeleteFactor(ctx, mine.AccountSID, mine.ServiceSID, entity(2).Identity, mine.SID)
+					return f.s.DeleteFactor(ctx, mine.AccountSID, mine.ServiceSID, entity(2).Identity, mine.SID, nil)
 				},
 			},
 		}
@@ -640,7 +644,7 @@ func testFactors(t *testing.T, open opener) {
 				f := seed(t, open(t))
 				first := createFactor(t, f.s, entity(1), factor(entity(1), 1), "")
 				e, dup := tt.dup()
-				_, err := f.s.CreateFactor(ctx, e, dup, sid("YK", 2))
+				_, err := f.s.CreateFactor(ctx, e, dup, sid("YK", 2), nil)
 				checkIs(t, "CreateFactor of a duplicate", err, store.ErrConflict)
 
 				got, err := f.s.FetchFactor(ctx, first.AccountSID, first.ServiceSID, first.Identity, first.SID)
@@ -677,7 +681,7 @@ func testFactors(t *testing.T, open opener) {
 			created = append(created, createFactor(t, f.s, e, factor(e, 100+n), sid("YK", 100+n)))
 		}
 		over := factor(e, 200)
-		_, err := f.s.CreateFactor(ctx, e, over, sid("YK", 200))
+		_, err := f.s.CreateFactor(ctx, e, over, sid("YK", 200), nil)
 		checkIs(t, fmt.Sprintf("CreateFactor #%d", store.MaxFactorsPerEntity+1), err, store.ErrTooMany)
 		fetchFactorGone(t, f.s, over)
 		list, more, err := f.s.ListFactors(ctx, e.AccountSID, e.ServiceSID, e.Identity, store.Page{Limit: 100})
@@ -690,9 +694,9 @@ func testFactors(t *testing.T, open opener) {
 		// The limit is per entity.
 		createFactor(t, f.s, entity(2), factor(entity(2), 300), "")
 		// A deleted factor frees its place.
-		must(t, "DeleteFactor", f.s.DeleteFactor(ctx, e.AccountSID, e.ServiceSID, e.Identity, created[0].SID))
+		must(t, "DeleteFactor", f.s.DeleteFactor(ctx, e.AccountSID, e.ServiceSID, e.Identity, created[0].SID, nil))
 		createFactor(t, f.s, e, over, "")
-		_, err = f.s.CreateFactor(ctx, e, factor(e, 201), "")
+		_, err = f.s.CreateFactor(ctx, e, factor(e, 201), "", nil)
 		checkIs(t, "CreateFactor over the limit again", err, store.ErrTooMany)
 	})
 
@@ -709,7 +713,7 @@ func testFactors(t *testing.T, open opener) {
 			{"NewEntity", entity(2)},
 		} {
 			fac := factor(tc.e, 50)
-			_, err := f.s.CreateFactor(ctx, tc.e, fac, token)
+			_, err := f.s.CreateFactor(ctx, tc.e, fac, token, nil)
 			checkIs(t, "CreateFactor with a used token ("+tc.name+")", err, store.ErrUsed)
 			fetchFactorGone(t, f.s, fac)
 		}
@@ -736,7 +740,7 @@ func testFactors(t *testing.T, open opener) {
 		upd.DateUpdated = when.Add(90*time.Minute + 500*time.Millisecond)
 		// What UpdateFactor does not store.
 		upd.CredentialSID, upd.PublicKey, upd.DateCreated = sid("CR", 99), publicKey(99), when.Add(time.Hour)
-		must(t, "UpdateFactor", f.s.UpdateFactor(ctx, upd))
+		must(t, "UpdateFactor", f.s.UpdateFactor(ctx, upd, nil))
 
 		wantF := orig
 		wantF.FriendlyName, wantF.Verified = upd.FriendlyName, true
@@ -753,14 +757,14 @@ func testFactors(t *testing.T, open opener) {
 		// And back: nil metadata, config set again.
 		upd = wantF
 		upd.Metadata, upd.AppID, upd.NotificationPlatform, upd.NotificationToken = nil, ptr(""), ptr("apn"), ptr("apns-token")
-		must(t, "UpdateFactor", f.s.UpdateFactor(ctx, upd))
+		must(t, "UpdateFactor", f.s.UpdateFactor(ctx, upd, nil))
 		got, err = f.s.FetchFactor(ctx, e.AccountSID, e.ServiceSID, e.Identity, orig.SID)
 		must(t, "FetchFactor", err)
 		checkStrict(t, "FetchFactor after the second UpdateFactor", upd, got)
 
 		missing := upd
 		missing.SID = sid("YF", 99)
-		checkIs(t, "UpdateFactor of an unknown factor", f.s.UpdateFactor(ctx, missing), store.ErrNotFound)
+		checkIs(t, "UpdateFactor of an unknown factor", f.s.UpdateFactor(ctx, missing, nil), store.ErrNotFound)
 	})
 
 	t.Run("Delete", func(t *testing.T) {
@@ -769,9 +773,9 @@ func testFactors(t *testing.T, open opener) {
 		e := entity(1)
 		doomed := createFactor(t, f.s, e, factor(e, 1), "")
 		kept := createFactor(t, f.s, e, factor(e, 2), "")
-		must(t, "DeleteFactor", f.s.DeleteFactor(ctx, e.AccountSID, e.ServiceSID, e.Identity, doomed.SID))
+		must(t, "DeleteFactor", f.s.DeleteFactor(ctx, e.AccountSID, e.ServiceSID, e.Identity, doomed.SID, nil))
 		fetchFactorGone(t, f.s, doomed)
-		checkIs(t, "DeleteFactor again", f.s.DeleteFactor(ctx, e.AccountSID, e.ServiceSID, e.Identity, doomed.SID), store.ErrNotFound)
+		checkIs(t, "DeleteFactor again", f.s.DeleteFactor(ctx, e.AccountSID, e.ServiceSID, e.Identity, doomed.SID, nil), store.ErrNotFound)
 		list, _, err := f.s.ListFactors(ctx, e.AccountSID, e.ServiceSID, e.Identity, store.Page{Limit: 10})
 		must(t, "ListFactors", err)
 		checkStrict(t, "ListFactors after DeleteFactor", []store.Factor{kept}, list)
@@ -822,7 +826,7 @@ func testFactors(t *testing.T, open opener) {
 				if tt.adjust != nil {
 					tt.adjust(&fac)
 				}
-				_, err := f.s.CreateFactor(ctx, e, fac, tt.token)
+				_, err := f.s.CreateFactor(ctx, e, fac, tt.token, nil)
 				checkIs(t, "CreateFactor", err, tt.wantErr)
 				_, err = f.s.FetchEntity(ctx, e.AccountSID, e.ServiceSID, e.Identity)
 				checkIs(t, "FetchEntity of the failed create's entity", err, store.ErrNotFound)
@@ -844,9 +848,20 @@ func testFactors(t *testing.T, open opener) {
 // and backwards from past the end, and checks every page and every "more".
 func checkPaging[T any](t *testing.T, all []T, list func(ctx context.Context, p store.Page) ([]T, bool, error), cursor func(T) store.Cursor) {
 	t.Helper()
+	checkPagingOrder(t, all, list, cursor, false)
+}
+
+// checkPagingOrder is checkPaging for a list in ascending order of
+// (creation time, SID), or in descending order when desc; the cursors
+// follow the list's order, so After is older items in a descending list.
+func checkPagingOrder[T any](t *testing.T, all []T, list func(ctx context.Context, p store.Page) ([]T, bool, error), cursor func(T) store.Cursor, desc bool) {
+	t.Helper()
 	ctx := t.Context()
 	n := len(all)
 	end := store.Cursor{Created: time.Date(3000, time.January, 1, 0, 0, 0, 0, time.UTC)}
+	if desc {
+		end = store.Cursor{Created: time.Date(1000, time.January, 1, 0, 0, 0, 0, time.UTC)}
+	}
 	for limit := 1; limit <= n+1; limit++ {
 		p := store.Page{Limit: limit}
 		for page := 0; ; page++ {
@@ -899,10 +914,13 @@ func checkPaging[T any](t *testing.T, all []T, list func(ctx context.Context, p 
 	}
 
 	// A cursor need not be an item: a time with the smallest SID stands
-	// before every item of its second.
+	// before every item of its second, or, in a descending list, after it.
 	for i := range all {
 		at := store.Cursor{Created: cursor(all[i]).Created}
 		wantFrom := sort.Search(n, func(j int) bool { return !cursor(all[j]).Created.Before(at.Created) })
+		if desc {
+			wantFrom = sort.Search(n, func(j int) bool { return cursor(all[j]).Created.Before(at.Created) })
+		}
 		got, _, err := list(ctx, store.Page{Limit: n, After: &at})
 		must(t, "list", err)
 		checkStrict(t, fmt.Sprintf("After %v", at.Created), all[wantFrom:], got)
@@ -1064,7 +1082,7 @@ func testFactorConcurrency(t *testing.T, open opener) {
 		token := sid("YK", 1)
 		errs := race(workers, func(i int) error {
 			e := entity(10 + i)
-			_, err := f.s.CreateFactor(ctx, e, factor(e, 10+i), token)
+			_, err := f.s.CreateFactor(ctx, e, factor(e, 10+i), token, nil)
 			return err
 		})
 		if ok := tally(t, "CreateFactor with one token", errs, store.ErrUsed); ok != 1 {
@@ -1081,7 +1099,7 @@ func testFactorConcurrency(t *testing.T, open opener) {
 			t.Errorf("ListFactors of the winner = %d factors, want 1", len(fs))
 		}
 		e := entity(99)
-		_, err = f.s.CreateFactor(ctx, e, factor(e, 99), token)
+		_, err = f.s.CreateFactor(ctx, e, factor(e, 99), token, nil)
 		checkIs(t, "CreateFactor with the token after the race", err, store.ErrUsed)
 	})
 
@@ -1094,7 +1112,7 @@ func testFactorConcurrency(t *testing.T, open opener) {
 			createFactor(t, f.s, e, factor(e, n), "")
 		}
 		errs := race(workers, func(i int) error {
-			_, err := f.s.CreateFactor(ctx, e, factor(e, 100+i), sid("YK", 100+i))
+			_, err := f.s.CreateFactor(ctx, e, factor(e, 100+i), sid("YK", 100+i), nil)
 			return err
 		})
 		if ok := tally(t, "CreateFactor near the limit", errs, store.ErrTooMany); ok != store.MaxFactorsPerEntity-before {
@@ -1125,7 +1143,7 @@ func testFactorConcurrency(t *testing.T, open opener) {
 			e := entity(1)
 			e.SID = sid("YE", 100+i) // each proposes its own
 			var err error
-			created[i], err = f.s.CreateFactor(ctx, e, factor(e, 100+i), "")
+			created[i], err = f.s.CreateFactor(ctx, e, factor(e, 100+i), "", nil)
 			return err
 		})
 		if ok := tally(t, "CreateFactor of a new Identity", errs, store.ErrTooMany); ok != store.MaxFactorsPerEntity {
@@ -1171,7 +1189,7 @@ func testFactorConcurrency(t *testing.T, open opener) {
 				e.AccountSID = f.other.SID
 				fac.AccountSID = f.other.SID
 			}
-			_, err := f.s.CreateFactor(ctx, e, fac, token)
+			_, err := f.s.CreateFactor(ctx, e, fac, token, nil)
 			return err
 		})
 		for i, err := range errs {

@@ -53,6 +53,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Pages", testPages},
 		{"Concurrency", testConcurrency},
 		{"FactorConcurrency", testFactorConcurrency},
+		{"Challenges", testChallenges},
+		{"ChallengePages", testChallengePages},
+		{"ChallengeConcurrency", testChallengeConcurrency},
+		{"Webhooks", testWebhooks},
+		{"Events", testEvents},
+		{"EventConcurrency", testEventConcurrency},
+		{"Deliveries", testDeliveries},
 		{"Context", testContext},
 		{"Ping", testPing},
 		{"Closed", testClosed},
@@ -798,8 +805,8 @@ func testConcurrency(t *testing.T, open opener) {
 }
 
 // calls is one call of every method but Close, each under ctx, against a
-// seeded store.
-func calls(f fixture) []struct {
+// store seeded by seedAll.
+func calls(f pushFixture) []struct {
 	name  string
 	write bool
 	call  func(ctx context.Context) error
@@ -844,10 +851,10 @@ func calls(f fixture) []struct {
 			return err
 		}},
 		{"DeleteEntity", true, func(ctx context.Context) error {
-			return s.DeleteEntity(ctx, f.acct.SID, f.svc.SID, entity(1).Identity)
+			return s.DeleteEntity(ctx, f.acct.SID, f.svc.SID, entity(1).Identity, nil)
 		}},
 		{"CreateFactor", true, func(ctx context.Context) error {
-			_, err := s.CreateFactor(ctx, entity(1), factor(entity(1), 50), sid("YK", 50))
+			_, err := s.CreateFactor(ctx, entity(1), factor(entity(1), 50), sid("YK", 50), nil)
 			return err
 		}},
 		{"FetchFactor", false, func(ctx context.Context) error {
@@ -865,10 +872,62 @@ func calls(f fixture) []struct {
 		{"UpdateFactor", true, func(ctx context.Context) error {
 			fac := storedF(factor(entity(1), 1))
 			fac.Verified = true
-			return s.UpdateFactor(ctx, fac)
+			return s.UpdateFactor(ctx, fac, nil)
 		}},
 		{"DeleteFactor", true, func(ctx context.Context) error {
-			return s.DeleteFactor(ctx, f.acct.SID, f.svc.SID, entity(1).Identity, sid("YF", 1))
+			return s.DeleteFactor(ctx, f.acct.SID, f.svc.SID, entity(1).Identity, sid("YF", 1), nil)
+		}},
+		{"CreateChallenge", true, func(ctx context.Context) error {
+			c := challenge(f.fac, 50)
+			_, err := s.CreateChallenge(ctx, c, notification(c, 50))
+			return err
+		}},
+		{"FetchChallenge", false, func(ctx context.Context) error {
+			_, err := s.FetchChallenge(ctx, f.acct.SID, f.svc.SID, entity(1).Identity, sid("YC", 1), when)
+			return err
+		}},
+		{"ListChallenges", false, func(ctx context.Context) error {
+			_, _, err := s.ListChallenges(ctx, f.acct.SID, f.svc.SID, entity(1).Identity, store.ChallengeFilter{Now: when}, store.Page{Limit: 10})
+			return err
+		}},
+		{"AnswerChallenge", true, func(ctx context.Context) error {
+			_, err := s.AnswerChallenge(ctx, f.acct.SID, f.svc.SID, entity(1).Identity, sid("YC", 1),
+				store.Answer{Status: store.ChallengeApproved, At: when}, nil)
+			return err
+		}},
+		{"CreateNotification", true, func(ctx context.Context) error {
+			_, err := s.CreateNotification(ctx, notification(challenge(f.fac, 1), 51))
+			return err
+		}},
+		{"ListNotifications", false, func(ctx context.Context) error {
+			_, _, err := s.ListNotifications(ctx, f.acct.SID, f.svc.SID, entity(1).Identity, sid("YF", 1), store.Page{Limit: 10})
+			return err
+		}},
+		{"CreateWebhook", true, func(ctx context.Context) error { return s.CreateWebhook(ctx, webhook(f.fixture, 50, "*")) }},
+		{"FetchWebhook", false, func(ctx context.Context) error {
+			_, err := s.FetchWebhook(ctx, f.acct.SID, f.svc.SID, sid("YW", 1))
+			return err
+		}},
+		{"ListWebhooks", false, func(ctx context.Context) error {
+			_, _, err := s.ListWebhooks(ctx, f.acct.SID, f.svc.SID, store.Page{Limit: 10})
+			return err
+		}},
+		{"UpdateWebhook", true, func(ctx context.Context) error {
+			w := webhook(f.fixture, 1, "factor.created")
+			return s.UpdateWebhook(ctx, w)
+		}},
+		{"DeleteWebhook", true, func(ctx context.Context) error { return s.DeleteWebhook(ctx, f.acct.SID, f.svc.SID, sid("YW", 1)) }},
+		{"ClaimDeliveries", true, func(ctx context.Context) error {
+			_, err := s.ClaimDeliveries(ctx, far, time.Minute, 10)
+			return err
+		}},
+		{"FinishDelivery", true, func(ctx context.Context) error {
+			return s.FinishDelivery(ctx, event(1, "factor.created", when).ID, sid("YW", 1),
+				store.DeliveryResult{At: when, Status: 200, Delivered: true})
+		}},
+		{"PruneDeliveries", true, func(ctx context.Context) error {
+			_, err := s.PruneDeliveries(ctx, far)
+			return err
 		}},
 		{"Ping", false, func(ctx context.Context) error { return s.Ping(ctx) }},
 	}
@@ -876,15 +935,16 @@ func calls(f fixture) []struct {
 
 // seedAll seeds s with the fixture plus one record of every other kind, so
 // every call in calls has something to find.
-func seedAll(t *testing.T, s store.Store) fixture {
+func seedAll(t *testing.T, s store.Store) pushFixture {
 	t.Helper()
 	ctx := t.Context()
-	f := seed(t, s)
+	f := seedPush(t, s)
 	must(t, "CreateAPIKey", s.CreateAPIKey(ctx, store.APIKey{SID: sid("SK", 1), AccountSID: f.acct.SID, DateCreated: when}))
 	must(t, "CreateAccessToken", s.CreateAccessToken(ctx, token(1)))
 	must(t, "AddTokenKey", s.AddTokenKey(ctx, store.TokenKey{ID: "k1", Secret: []byte("s"), Created: when}))
-	_, err := s.CreateFactor(ctx, entity(1), factor(entity(1), 1), sid("YK", 1))
-	must(t, "CreateFactor", err)
+	createChallenge(t, s, challenge(f.fac, 1))
+	must(t, "CreateWebhook", s.CreateWebhook(ctx, webhook(f.fixture, 1, "*")))
+	emitter(t, s, f.fac, event(1, "factor.created", when))
 	return f
 }
 
