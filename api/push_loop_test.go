@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,5 +122,126 @@ func TestPushLoop(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // three polls of the deliverer
 	if got := len(recv.Events()); got != 3 {
 		t.Errorf("%d webhook events, want 3 (approve, deny, the last approve): %+v", got, recv.Events())
+	}
+}
+
+// TestWebhookDeliveryNeverBlocksTheAPI holds the receiver's first delivery
+// open and runs the loop meanwhile: every API call returns while that
+// delivery still waits (its request context is not yet done, so the
+// deliverer has not given up either), and once the receiver answers, every
+// event arrives.
+func TestWebhookDeliveryNeverBlocksTheAPI(t *testing.T) {
+	p := newPushSetup(t)
+	ctx := context.Background()
+	held := make(chan context.Context, 1)
+	release := make(chan struct{})
+	var first atomic.Bool
+	var mu sync.Mutex
+	var types []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first.CompareAndSwap(false, true) {
+			held <- r.Context()
+			<-release // the first delivery waits, even past the deliverer's timeout
+			return
+		}
+		if err := r.ParseForm(); err == nil {
+			mu.Lock()
+			types = append(types, r.PostForm.Get("type")+" "+r.PostForm.Get("challenge_sid"))
+			mu.Unlock()
+		}
+	}))
+	t.Cleanup(hook.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	if _, err := p.rc.VerifyV2.CreateWebhook(p.s.ServiceSID, (&verifyv2.CreateWebhookParams{}).
+		SetFriendlyName("slow").SetEventTypes([]string{"*"}).SetWebhookUrl(hook.URL)); err != nil {
+		t.Fatal(err)
+	}
+	d, f := p.device(t, "user-0401-slow", device.Android, false) // factor.created is held
+	var waiting context.Context
+	select {
+	case waiting = <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery reached the receiver")
+	}
+
+	c := p.challenge(t, f, nil)
+	if _, err := d.Approve(ctx, *c.Sid); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.rc.VerifyV2.FetchChallenge(p.s.ServiceSID, f.Identity, *c.Sid)
+	if err != nil || *got.Status != "approved" {
+		t.Fatalf("the backend reads %v, %v; want approved", got.Status, err)
+	}
+	if waiting.Err() != nil {
+		t.Fatal("the API calls returned only after the held delivery ended")
+	}
+
+	close(release)
+	want := "challenge.approved " + *c.Sid
+	deadline := time.Now().Add(20 * time.Second) // the held delivery times out after 5 s, then a 1 s backoff
+	for {
+		mu.Lock()
+		done := slices.Contains(types, want)
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("after the release the receiver has %q, want %s", types, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWebhookSlowReceiverDelaysNoOther holds one receiver's delivery open
+// and checks that another webhook's event is delivered meanwhile: one slow
+// receiver must not stall every account's deliveries until its timeout.
+func TestWebhookSlowReceiverDelaysNoOther(t *testing.T) {
+	p := newPushSetup(t)
+	ctx := context.Background()
+	held := make(chan context.Context, 1)
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case held <- r.Context():
+		default:
+		}
+		<-release
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) }) // before Close, which waits for the handler
+	recv := verifydtest.NewWebhookReceiver(t, p.s.AuthToken)
+	for _, h := range []struct{ url, event string }{{slow.URL, "factor.created"}, {recv.URL, "challenge.approved"}} {
+		if _, err := p.rc.VerifyV2.CreateWebhook(p.s.ServiceSID, (&verifyv2.CreateWebhookParams{}).
+			SetFriendlyName("hook").SetEventTypes([]string{h.event}).SetWebhookUrl(h.url)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, f := p.device(t, "user-0402-slow", device.Android, false)
+	var waiting context.Context
+	select {
+	case waiting = <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery reached the slow receiver")
+	}
+	c := p.challenge(t, f, nil)
+	if _, err := d.Approve(ctx, *c.Sid); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := recv.WaitType(wctx, "challenge.approved", *c.Sid); err != nil {
+		t.Fatal(err)
+	}
+	if waiting.Err() != nil {
+		t.Error("challenge.approved arrived only after the slow receiver's delivery ended")
 	}
 }

@@ -100,27 +100,42 @@ func ValidateWebhook(authToken, webhookURL string, r *http.Request) (url.Values,
 	return params, nil
 }
 
-// urlVariants returns rawURL, and rawURL with its scheme's default port
-// added when it has no port, or removed when it has that one: Twilio signs
-// either form.
+// urlVariants returns rawURL and the forms of it that Twilio may have
+// signed instead: with its scheme's default port added when it has no
+// port, or removed when it has that one; and, when its path is empty or
+// "/" with no query, with the other of the two, since a client sends an
+// empty path as "/" and the receiver sees only that.
 func urlVariants(rawURL string) []string {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
 		return []string{rawURL}
 	}
+	hosts := []string{u.Host}
 	def := map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	switch port := u.Port(); {
 	case def == "":
-		return []string{rawURL}
 	case port == "":
-		u.Host += ":" + def
+		hosts = append(hosts, u.Host+":"+def)
 	case port == def:
-		u.Host = u.Hostname()
-		if strings.Contains(u.Host, ":") {
-			u.Host = "[" + u.Host + "]" // an IPv6 literal
+		h := u.Hostname()
+		if strings.Contains(h, ":") {
+			h = "[" + h + "]" // an IPv6 literal
 		}
-	default:
-		return []string{rawURL}
+		hosts = append(hosts, h)
 	}
-	return []string{rawURL, u.String()}
+	paths := []string{u.Path}
+	if u.RawQuery == "" && u.Fragment == "" && u.Opaque == "" && (u.Path == "" || u.Path == "/") && u.RawPath == "" {
+		paths = []string{"", "/"}
+	}
+	variants := []string{rawURL}
+	for _, h := range hosts {
+		for _, p := range paths {
+			v := *u
+			v.Host, v.Path = h, p
+			if s := v.String(); !slices.Contains(variants, s) {
+				variants = append(variants, s)
+			}
+		}
+	}
+	return variants
 }

@@ -263,3 +263,26 @@ func TestValidateWebhookOverHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateWebhookEmptyPath: a URL without a path arrives as "/", so a
+// delivery signed over either form validates against the other; any other
+// path does not.
+func TestValidateWebhookEmptyPath(t *testing.T) {
+	const token = "0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		signed, checked string
+		ok              bool
+	}{
+		{"http://127.0.0.1:9", "http://127.0.0.1:9/", true},
+		{"http://127.0.0.1:9/", "http://127.0.0.1:9", true},
+		{"https://hooks.example.com", "https://hooks.example.com:443/", true},
+		{"http://127.0.0.1:9", "http://127.0.0.1:9/hook", false},
+		{"http://127.0.0.1:9/?a=1", "http://127.0.0.1:9?a=1", false},
+	} {
+		sig := verify.WebhookSignature(token, tc.signed, eventParams)
+		_, err := verify.ValidateWebhook(token, tc.checked, delivery(tc.checked, eventParams, sig))
+		if (err == nil) != tc.ok {
+			t.Errorf("signed over %s, checked against %s: %v, want ok=%t", tc.signed, tc.checked, err, tc.ok)
+		}
+	}
+}

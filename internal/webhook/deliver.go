@@ -63,7 +63,7 @@ type Deliverer struct {
 	results *prometheus.CounterVec
 }
 
-// batch is how many deliveries one claim takes; they are sent in parallel.
+// batch is how many deliveries are in flight at most, in parallel.
 const batch = 16
 
 // NewDeliverer returns a Deliverer of st's deliveries.
@@ -119,23 +119,42 @@ func (d *Deliverer) Notify() {
 	}
 }
 
-// Run delivers until ctx ends. A store that fails is asked again at the
-// next poll; Run returns only ctx's error.
+// Run delivers until ctx ends, then waits for the deliveries in flight. It
+// keeps up to batch deliveries in flight and claims more as each ends, so
+// a receiver that hangs holds one slot until its timeout, not everyone's
+// deliveries. A store that fails is asked again at the next poll; Run
+// returns only ctx's error.
 func (d *Deliverer) Run(ctx context.Context) error {
 	tick := time.NewTicker(d.cfg.Poll)
 	defer tick.Stop()
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	slots := make(chan struct{}, batch)
 	lastPrune := time.Time{}
 	for {
-		for {
-			n, err := d.Once(ctx)
+		// Only this loop fills slots, so free can only grow meanwhile.
+		for free := cap(slots) - len(slots); free > 0; free = cap(slots) - len(slots) {
+			due, err := d.store.ClaimDeliveries(ctx, d.cfg.Now(), d.cfg.Lease, free)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				d.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "webhook deliveries", slog.String("error", err.Error()))
+				d.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "webhook deliveries", slog.String("error", fmt.Errorf("claim deliveries: %w", err).Error()))
 				break
 			}
-			if n < batch {
+			for _, dl := range due {
+				slots <- struct{}{}
+				inflight.Go(func() {
+					defer func() {
+						<-slots
+						d.Notify() // a slot is free: claim what waits
+					}()
+					if err := d.deliver(ctx, dl); err != nil {
+						d.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "webhook deliveries", slog.String("error", err.Error()))
+					}
+				})
+			}
+			if len(due) < free {
 				break // no more due now
 			}
 		}
@@ -151,22 +170,6 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		case <-d.wake:
 		}
 	}
-}
-
-// Once claims one batch of due deliveries, sends them, records how each
-// ended, and returns how many it claimed.
-func (d *Deliverer) Once(ctx context.Context) (int, error) {
-	due, err := d.store.ClaimDeliveries(ctx, d.cfg.Now(), d.cfg.Lease, batch)
-	if err != nil {
-		return 0, fmt.Errorf("claim deliveries: %w", err)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(due))
-	for i, dl := range due {
-		wg.Go(func() { errs[i] = d.deliver(ctx, dl) })
-	}
-	wg.Wait()
-	return len(due), errors.Join(errs...)
 }
 
 // deliver makes one attempt at dl and records it.
