@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,13 +14,16 @@ import (
 
 	"github.com/verifykit/verifykit/device"
 	"github.com/verifykit/verifykit/internal/store/postgres/pgtest"
+	"github.com/verifykit/verifykit/verifydtest"
 )
 
 // TestPostgresPushMultiInstance runs two verifyd instances on one
 // PostgreSQL database and moves a device between them: it enrolls on A
 // and verifies on B, the backend reads the factor from either, byte for
 // byte, and races through both instances find one winner: one access
-// token enrolls once, and an entity holds no more than 20 factors.
+// token enrolls once, an entity holds no more than 20 factors, and a
+// challenge takes one answer, which both read at once. Both instances'
+// deliverers share the outbox, and each webhook event arrives once.
 func TestPostgresPushMultiInstance(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	boot := writeBootstrap(t)
@@ -142,6 +146,94 @@ func TestPostgresPushMultiInstance(t *testing.T) {
 			if n := countFactors(t, r); n != 20 {
 				t.Errorf("%s lists %d factors, want 20", base, n)
 			}
+		}
+	})
+
+	t.Run("challenges and webhooks across instances", func(t *testing.T) {
+		const identity, rounds = "roaming-approver", 10
+		recv := verifydtest.NewWebhookReceiver(t, bootAuthToken)
+		hook := call(t, c, http.MethodPost, bases[0], "/v2/Services/"+bootService+"/Webhooks", bootAccount, url.Values{
+			"FriendlyName": {"both"}, "EventTypes": {"*"}, "WebhookUrl": {recv.URL + "/hook"}})
+		if hook.status != http.StatusCreated {
+			t.Fatalf("create webhook: %d %s", hook.status, hook.body)
+		}
+		onA := newDevice(t, bases[0])
+		if _, err := onA.Enroll(ctx, bootService, identity, mint(t, bases[0], identity)); err != nil {
+			t.Fatal(err)
+		}
+		saved, err := onA.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		onB, err := device.Load(saved, device.WithBaseURL(bases[1]), device.WithHTTPClient(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := onB.Verify(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sids := make([]string, rounds)
+		for i := range sids {
+			r := call(t, c, http.MethodPost, bases[i%2], "/v2/Services/"+bootService+"/Entities/"+identity+"/Challenges", bootAccount, url.Values{
+				"FactorSid": {f.SID}, "Details.Message": {fmt.Sprintf("Log in, round %d?", i)}})
+			var ch struct{ Sid string }
+			if r.status != http.StatusCreated || json.Unmarshal(r.body, &ch) != nil {
+				t.Fatalf("create challenge on %s: %d %s", bases[i%2], r.status, r.body)
+			}
+			sids[i] = ch.Sid
+			// The device on A approves while the one on B denies: one wins,
+			// and the other instance reads the winner's status at once.
+			var mu sync.Mutex
+			var wins []string
+			var wg sync.WaitGroup
+			for _, answer := range []func() (*device.Challenge, error){
+				func() (*device.Challenge, error) { return onA.Approve(ctx, ch.Sid) },
+				func() (*device.Challenge, error) { return onB.Deny(ctx, ch.Sid) },
+			} {
+				wg.Go(func() {
+					if got, err := answer(); err == nil {
+						mu.Lock()
+						wins = append(wins, got.Status)
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			if len(wins) != 1 {
+				t.Fatalf("round %d: %d answers won (%v), want 1", i, len(wins), wins)
+			}
+			for _, base := range bases {
+				r := call(t, c, http.MethodGet, base, "/v2/Services/"+bootService+"/Entities/"+identity+"/Challenges/"+ch.Sid, bootAPIKey, nil)
+				var got struct{ Status string }
+				if r.status != http.StatusOK || json.Unmarshal(r.body, &got) != nil || got.Status != wins[0] {
+					t.Errorf("round %d: %s reads %d %s, want %s", i, base, r.status, r.body, wins[0])
+				}
+			}
+		}
+		// Both instances deliver from the one outbox: every event arrives,
+		// and none twice, though both deliverers poll it.
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		for _, sid := range sids {
+			if _, err := recv.Wait(wctx, func(e verifydtest.WebhookEvent) bool { return e.Params.Get("challenge_sid") == sid }); err != nil {
+				t.Fatalf("no event for challenge %s: %v", sid, err)
+			}
+		}
+		time.Sleep(2500 * time.Millisecond) // two polls of each deliverer
+		seen := map[string]int{}
+		types := map[string]int{}
+		for _, e := range recv.Events() {
+			seen[e.UUID]++
+			types[e.Type]++
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("event %s delivered %d times, want once", id, n)
+			}
+		}
+		if types["factor.created"] != 1 || types["factor.verified"] != 1 || types["challenge.approved"]+types["challenge.denied"] != rounds {
+			t.Errorf("events by type %v, want one factor.created, one factor.verified and %d answers", types, rounds)
 		}
 	})
 }
