@@ -25,15 +25,14 @@ import (
 
 	"github.com/verifykit/verifykit/device"
 	"github.com/verifykit/verifykit/internal/token"
+	"github.com/verifykit/verifykit/verify"
 )
 
-// The device challenge tests run against pushServer, an httptest fake of
-// the requests a phone sends, because verifyd serves no challenges on this
-// branch yet. Their golden files mask only the fake's URL and the
-// temporary directory; to run them against verifyd, replace
-// newPushFixture's server with newFixture and create the challenges with
-// CreateChallenge, then add masks for the SIDs and dates that verifyd
-// mints.
+// The golden device challenge tests run against pushServer, an httptest
+// fake of the requests a phone sends, so that their files hold fixed SIDs
+// and dates and show every refusal the SDKs make before sending anything.
+// TestDeviceChallengesAgainstVerifyd runs the same commands against a real
+// verifyd.
 
 // The fake's fixed identifiers.
 const (
@@ -573,4 +572,84 @@ func TestDeviceChallengeRequests(t *testing.T) {
 			t.Errorf("%s after the commands: %v, base URL %q; want %s", name, err, d.BaseURL(), f.srv.URL)
 		}
 	}
+}
+
+// TestDeviceChallengesAgainstVerifyd runs device challenges, approve and
+// deny against an in-process verifyd over loopback HTTP, with the backend
+// creating the challenges and reading their answers through package verify.
+func TestDeviceChallengesAgainstVerifyd(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	file := filepath.Join(f.Files, "phone.json")
+	ctl := func(t *testing.T, wantCode int, args ...string) string {
+		t.Helper()
+		_, code, stdout, stderr := f.run(t, baseURLEnv, args, f.mint(t, deviceIdentity), false)
+		if code != wantCode {
+			t.Fatalf("verifyctl %s = %d, stderr %q; want %d", strings.Join(args, " "), code, stderr, wantCode)
+		}
+		return stdout + stderr
+	}
+	ctl(t, exitOK, "device", "enroll", "--service", f.ServiceSID, "--identity", deviceIdentity, "--device", file, "--token", "-")
+	ctl(t, exitOK, "device", "verify", "--device", file)
+	d, err := device.Load(mustRead(t, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	factor, _ := d.Factor()
+
+	backend, err := verify.NewClient(verify.Config{AccountSID: f.AccountSID, AuthToken: f.AuthToken, BaseURL: f.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(t *testing.T, message string) string {
+		t.Helper()
+		c, err := backend.CreateChallenge(ctx, f.ServiceSID, deviceIdentity, verify.ChallengeParams{FactorSID: factor.SID, Message: message})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *c.SID
+	}
+	status := func(t *testing.T, sid string) string {
+		t.Helper()
+		c, err := backend.FetchChallenge(ctx, f.ServiceSID, deviceIdentity, sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(c.Status)
+	}
+
+	login, payment := create(t, "Log in from Lisbon?"), create(t, "Pay 10 EUR?")
+	pending := ctl(t, exitOK, "device", "challenges", "--device", file, "--status", "pending", "-o", "table")
+	for _, want := range []string{"sid: " + login, "sid: " + payment, "details.message: Log in from Lisbon?"} {
+		if !strings.Contains(pending, want) {
+			t.Errorf("device challenges lacks %q:\n%s", want, pending)
+		}
+	}
+	ctl(t, exitOK, "device", "approve", "--device", file, "--challenge", login)
+	ctl(t, exitOK, "device", "deny", "--device", file, "--challenge", payment)
+	if got := status(t, login); got != "approved" {
+		t.Errorf("the backend reads %s for the approved challenge", got)
+	}
+	if got := status(t, payment); got != "denied" {
+		t.Errorf("the backend reads %s for the denied challenge", got)
+	}
+	if out := ctl(t, exitFailure, "device", "approve", "--device", file, "--challenge", payment); !strings.Contains(out, "responded challenge") {
+		t.Errorf("approving a denied challenge says %q", out)
+	}
+	if got := status(t, payment); got != "denied" {
+		t.Errorf("after a second answer the backend reads %s, want denied", got)
+	}
+	if left := ctl(t, exitOK, "device", "challenges", "--device", file, "--status", "pending"); strings.TrimSpace(left) != "[]" {
+		t.Errorf("pending after both answers: %s", left)
+	}
+}
+
+// mustRead returns the contents of the file at path.
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
