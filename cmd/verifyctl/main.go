@@ -94,6 +94,7 @@ func commands() []command {
 		{"device challenges", "List the challenges of a simulated phone's factor", challengesUsage, runChallenges},
 		{"device approve", "Approve a challenge as a simulated phone", approveUsage, runApprove},
 		{"device deny", "Deny a challenge as a simulated phone", denyUsage, runDeny},
+		{"webhooks listen", "Receive webhook deliveries, check their signatures and print them", listenUsage, runListen},
 	}
 }
 
