@@ -37,8 +37,8 @@ Flags:
   --auth-token TOKEN    the account's auth token             [TWILIO_AUTH_TOKEN]
 
 Each line is {"signature":"valid","type":…,"uuid":…,"path":…,"params":{…}},
-params holding every form field. An event can arrive more than once; its
-uuid tells.
+params holding every form field (the first value of a repeated one; events
+repeat none). An event can arrive more than once; its uuid tells.
 
 Example:
   verifyctl webhooks listen --count 1
@@ -84,11 +84,11 @@ func runListen(ctx context.Context, a *app, args []string) error {
 
 // delivery is one line of webhooks listen's output.
 type delivery struct {
-	Signature string              `json:"signature"`
-	Type      string              `json:"type"`
-	UUID      string              `json:"uuid"`
-	Path      string              `json:"path"`
-	Params    map[string][]string `json:"params"`
+	Signature string            `json:"signature"`
+	Type      string            `json:"type"`
+	UUID      string            `json:"uuid"`
+	Path      string            `json:"path"`
+	Params    map[string]string `json:"params"`
 }
 
 // listen serves until ctx ends or opts.Count deliveries validated.
@@ -120,7 +120,11 @@ func listen(ctx context.Context, a *app, opts listenOptions) error {
 				http.Error(w, http.StatusText(status), status)
 				return
 			}
-			line, err := json.Marshal(delivery{Signature: "valid", Type: params.Get("type"), UUID: params.Get("uuid"), Path: r.URL.Path, Params: params})
+			fields := make(map[string]string, len(params))
+			for k := range params {
+				fields[k] = params.Get(k)
+			}
+			line, err := json.Marshal(delivery{Signature: "valid", Type: params.Get("type"), UUID: params.Get("uuid"), Path: r.URL.Path, Params: fields})
 			if err != nil {
 				http.Error(w, "encode", http.StatusInternalServerError)
 				return

@@ -123,7 +123,8 @@ func TestWebhooksListen(t *testing.T) {
 	var types []string
 	for line := range strings.Lines(stdout.String()) {
 		var d delivery
-		if err := json.Unmarshal([]byte(line), &d); err != nil || d.Signature != "valid" || d.Path != "/verify-events" || d.UUID == "" {
+		if err := json.Unmarshal([]byte(line), &d); err != nil || d.Signature != "valid" || d.Path != "/verify-events" || d.UUID == "" ||
+			d.Params["uuid"] != d.UUID || d.Params["type"] != d.Type || d.Params["account_sid"] != s.AccountSID {
 			t.Errorf("line %q: %+v, %v", line, d, err)
 		}
 		types = append(types, d.Type)
