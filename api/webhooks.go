@@ -61,6 +61,11 @@ func (s *server) ListWebhook(ctx context.Context, req verifyserver.ListWebhookRe
 	}
 	sctx, cancel := scope.StoreContext(ctx)
 	defer cancel()
+	// An unknown service, or another account's, is 404 as for
+	// CreateWebhook, not an empty list.
+	if _, err := s.store.FetchService(sctx, sc.AccountSID, req.ServiceSID); err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
 	ws, more, err := s.store.ListWebhooks(sctx, sc.AccountSID, req.ServiceSID, p.Page)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
