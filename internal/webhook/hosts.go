@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -77,11 +78,18 @@ func (h *Hosts) allowsHost(host string) bool {
 }
 
 // AllowsURL reports whether webhooks may be delivered to raw: an absolute
-// http or https URL without user info, whose host is allowed.
+// http or https URL without user info, whose host is allowed and whose
+// port, when it has one, is 1 to 65535.
 func (h *Hosts) AllowsURL(raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Hostname() == "" {
 		return false
+	}
+	// A port no connection can use would be stored and retried in vain.
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return false
+		}
 	}
 	return h.allowsHost(u.Hostname())
 }

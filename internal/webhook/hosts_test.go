@@ -83,3 +83,23 @@ func TestClientConnectsOnlyToAllowedHosts(t *testing.T) {
 		t.Errorf("redirect: status %d, target reached %d times; want 307 and not followed", resp.StatusCode, reached)
 	}
 }
+
+// TestAllowsURLRefusesBadPort: a webhook URL whose port no connection can
+// use (0, or past 65535) is refused when the webhook is created, rather
+// than stored and retried until verifyd gives up.
+func TestAllowsURLRefusesBadPort(t *testing.T) {
+	h, err := webhook.ParseHosts(webhook.Loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"http://127.0.0.1:99999/hook", "http://127.0.0.1:65536/hook", "http://127.0.0.1:0/hook", "http://[::1]:00/hook"} {
+		if h.AllowsURL(u) {
+			t.Errorf("AllowsURL(%q) = true, want false", u)
+		}
+	}
+	for _, u := range []string{"http://127.0.0.1:65535/hook", "http://127.0.0.1:1/hook", "http://127.0.0.1/hook", "https://[::1]:443/hook"} {
+		if !h.AllowsURL(u) {
+			t.Errorf("AllowsURL(%q) = false, want true", u)
+		}
+	}
+}
