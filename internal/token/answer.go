@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/json"
@@ -40,7 +41,8 @@ type Answer struct {
 // MaxAnswerLen bytes of base64url in three non-empty canonical parts; a
 // header that is a JSON object with a string alg, a typ that is "JWT" (in
 // any case) when present, and no crit; a payload that is a JSON object
-// with a string status. Errors wrap ErrInvalidAnswer.
+// with a string status; and no object in either that names a member
+// twice. Errors wrap ErrInvalidAnswer.
 func ParseAnswer(jws string) (Answer, error) {
 	if len(jws) > MaxAnswerLen {
 		return Answer{}, invalidAnswer("longer than MaxAnswerLen")
@@ -61,6 +63,11 @@ func ParseAnswer(jws string) (Answer, error) {
 			return Answer{}, invalidAnswer("part " + strconv.Itoa(i+1) + " is empty or not canonical base64url")
 		}
 		raw[i] = b
+	}
+	// A member named twice would make the signed answer say two things;
+	// encoding/json would keep the last without a word.
+	if !uniqueMembers(raw[0]) || !uniqueMembers(raw[1]) {
+		return Answer{}, invalidAnswer("a json object names a member twice")
 	}
 	header, err := jsonObject(raw[0])
 	if err != nil {
@@ -111,4 +118,44 @@ func (a Answer) Verify(pub *ecdsa.PublicKey) error {
 // invalidAnswer returns an error wrapping ErrInvalidAnswer.
 func invalidAnswer(reason string) error {
 	return fmt.Errorf("%w: %s", ErrInvalidAnswer, reason)
+}
+
+// uniqueMembers reports whether b is JSON in which no object, at any
+// depth, names a member twice (names compared after unescaping).
+func uniqueMembers(b []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(b))
+	var value func() bool
+	value = func() bool {
+		t, err := d.Token()
+		if err != nil {
+			return false
+		}
+		switch t {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for d.More() {
+				k, err := d.Token()
+				name, ok := k.(string)
+				if err != nil || !ok || seen[name] {
+					return false
+				}
+				seen[name] = true
+				if !value() {
+					return false
+				}
+			}
+			_, err := d.Token() // '}'
+			return err == nil
+		case json.Delim('['):
+			for d.More() {
+				if !value() {
+					return false
+				}
+			}
+			_, err := d.Token() // ']'
+			return err == nil
+		}
+		return true
+	}
+	return value()
 }

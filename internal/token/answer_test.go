@@ -118,3 +118,31 @@ func FuzzParseAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestParseAnswerRefusesDuplicateMembers: a signed answer that names a
+// member twice, at any depth, says two things at once (a "denied" and an
+// "approved" status); the SDKs never send one, and verifyd must not pick
+// the last for the device.
+func TestParseAnswerRefusesDuplicateMembers(t *testing.T) {
+	key := deviceKeys.device
+	for _, tc := range []struct{ name, header, payload string }{
+		{"status twice", answerHeader, `{"status":"denied","sid":"YCaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","status":"approved"}`},
+		{"sid twice", answerHeader, `{"sid":"YCbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","sid":"YCaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","status":"approved"}`},
+		{"nested twice", answerHeader, `{"details":{"message":"Pay 1000?","message":"Log in?","fields":[]},"status":"approved"}`},
+		{"in an array", answerHeader, `{"details":{"message":"Log in?","fields":[{"label":"a","label":"b","value":"c"}]},"status":"approved"}`},
+		{"escaped twice", answerHeader, `{"status":"denied","st\u0061tus":"approved"}`},
+		{"header alg twice", `{"typ":"JWT","alg":"none","alg":"ES256"}`, answerPayload},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jws := signJWT(t, key, tc.header, tc.payload, false)
+			if _, err := token.ParseAnswer(jws); !errors.Is(err, token.ErrInvalidAnswer) {
+				t.Errorf("ParseAnswer(%s) error = %v, want ErrInvalidAnswer", tc.payload, err)
+			}
+		})
+	}
+	// The same names in different objects are not duplicates.
+	ok := `{"details":{"message":"m","fields":[{"label":"a","value":"b"},{"label":"a","value":"b"}]},"hidden_details":{"message":"x"},"status":"approved"}`
+	if _, err := token.ParseAnswer(signJWT(t, key, answerHeader, ok, false)); err != nil {
+		t.Errorf("ParseAnswer(%s) error: %v", ok, err)
+	}
+}
