@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -290,7 +291,7 @@ func challengeFields(raw []byte) ([]field, error) {
 		{"expiration_date", formatTime(c.ExpirationDate)},
 		{"status", string(c.Status)},
 		{"responded_reason", reason},
-		{"details.message", c.Details.Message},
+		{"details.message", tableText(c.Details.Message)},
 		{"details.fields", fields},
 		{"hidden_details", hidden},
 		{"metadata", metadata},
@@ -309,4 +310,15 @@ func compactJSON(v any) string {
 		return ""
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// tableText returns s for a table line: as it is, unless it holds a
+// character that is not printable (a line break, an escape sequence's
+// ESC) or starts with a quote; then as a quoted Go string, so that text
+// from the server keeps to its one line and never drives the terminal.
+func tableText(s string) string {
+	if strings.HasPrefix(s, `"`) || strings.IndexFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
 }
