@@ -78,11 +78,16 @@ func (h *Hosts) allowsHost(host string) bool {
 }
 
 // AllowsURL reports whether webhooks may be delivered to raw: an absolute
-// http or https URL without user info, whose host is allowed and whose
-// port, when it has one, is 1 to 65535.
+// http or https URL without user info or fragment, whose host is allowed
+// and whose port, when it has one, is 1 to 65535.
 func (h *Hosts) AllowsURL(raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Hostname() == "" {
+		return false
+	}
+	// The signature covers the whole URL, and a receiver never sees a
+	// fragment (an empty one included), so it could not check it.
+	if strings.Contains(raw, "#") {
 		return false
 	}
 	// A port no connection can use would be stored and retried in vain.

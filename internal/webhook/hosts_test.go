@@ -103,3 +103,21 @@ func TestAllowsURLRefusesBadPort(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowsURLRefusesFragment: a receiver never sees a URL's fragment, so
+// it could not check a signature made over one (X-Twilio-Signature covers
+// the whole URL); such a URL is refused, not signed in vain.
+func TestAllowsURLRefusesFragment(t *testing.T) {
+	h, err := webhook.ParseHosts(webhook.Loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"http://127.0.0.1:8080/hook#x", "http://127.0.0.1:8080/hook?a=1#", "http://localhost/#/route"} {
+		if h.AllowsURL(u) {
+			t.Errorf("AllowsURL(%q) = true, want false", u)
+		}
+	}
+	if u := "http://127.0.0.1:8080/hook?a=%23"; !h.AllowsURL(u) {
+		t.Errorf("AllowsURL(%q) = false, want true", u)
+	}
+}
