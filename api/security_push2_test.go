@@ -1,10 +1,15 @@
 package api_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/verifykit/verifykit/api"
+	"github.com/verifykit/verifykit/device"
 	"github.com/verifykit/verifykit/internal/sid"
 )
 
@@ -18,6 +23,47 @@ func TestListWebhookUnknownService(t *testing.T) {
 			for _, svc := range []string{sid.New(sid.Service), e.B.ServiceSID} {
 				resp, body := e.do(t, http.MethodGet, "/v2/Services/"+svc+"/Webhooks", "", "", e.A.AccountSID+":"+e.A.AuthToken)
 				checkErrorBody(t, resp, body, http.StatusNotFound, 20404)
+			}
+		})
+	}
+}
+
+// TestApproveLargestChallenge: a challenge as large as CreateChallenge
+// accepts (a 256-character message, 20 fields of 36 and 128 characters,
+// 1024 characters of hidden details), in a character that its JSON
+// escapes ("<" is sent as \u003c), can be approved by either SDK: its
+// AuthPayload was refused as longer than the contract allowed (400 · 60200).
+func TestApproveLargestChallenge(t *testing.T) {
+	for _, flavor := range []device.Flavor{device.Android, device.IOS} {
+		t.Run(string(flavor), func(t *testing.T) {
+			p := newPushSetup(t)
+			d, f := p.device(t, "user-0170-"+string(flavor), flavor, false)
+			form := url.Values{"FactorSid": {f.SID}, "Details.Message": {strings.Repeat("<", 256)},
+				"HiddenDetails": {`{"h":"` + strings.Repeat("<", 1024-len(`{"h":""}`)) + `"}`}}
+			for range 20 {
+				form.Add("Details.Fields", `{"label":"`+strings.Repeat("<", 36)+`","value":"`+strings.Repeat("<", 128)+`"}`)
+			}
+			req, err := http.NewRequest(http.MethodPost, p.s.URL+"/v2/Services/"+p.s.ServiceSID+"/Entities/"+f.Identity+"/Challenges", strings.NewReader(form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(p.s.AccountSID, p.s.AuthToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c struct {
+				SID string `json:"sid"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&c)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated || err != nil {
+				t.Fatalf("CreateChallenge(largest) = %d, %v; want 201", resp.StatusCode, err)
+			}
+			got, err := d.Approve(context.Background(), c.SID)
+			if err != nil || got.Status != device.ChallengeApproved {
+				t.Fatalf("Approve(largest challenge) = %+v, %v; want approved", got, err)
 			}
 		})
 	}

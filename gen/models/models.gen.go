@@ -756,7 +756,7 @@ type PushNotificationList struct {
 
 // UpdateChallengeRequest The form fields of UpdateChallenge.
 type UpdateChallengeRequest struct {
-	// AuthPayload The device's signed answer, a compact JWS (see UpdateChallenge).
+	// AuthPayload The device's signed answer, a compact JWS (see UpdateChallenge); up to 40 KiB, which holds the answer to the largest challenge even when each of its characters is sent as a six-byte JSON escape.
 	AuthPayload string `json:"AuthPayload"`
 
 	// Metadata A stringified JSON object of strings from the device, up to 1024 characters, such as `{"os":"Android"}`.

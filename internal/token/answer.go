@@ -13,8 +13,13 @@ import (
 )
 
 // MaxAnswerLen bounds ParseAnswer's input: openapi.yaml's maxLength of
-// UpdateChallenge's AuthPayload.
-const MaxAnswerLen = 5456
+// UpdateChallenge's AuthPayload. The answer to the largest challenge must
+// fit: its 4,624 characters of text (message 256, fields 20 × (36 + 128),
+// hidden details 1,024, identity 64) at 6 bytes each when sent as JSON
+// escapes (the server itself sends "<" as \u003c), about 1 KB of names
+// and punctuation, all in base64url (4/3), are about 38 KB; 40 KiB with
+// Metadata still fits the default 64 KiB body.
+const MaxAnswerLen = 40960
 
 // ErrInvalidAnswer is wrapped by every error of ParseAnswer and
 // Answer.Verify. Its messages never quote the input.
