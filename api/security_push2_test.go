@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	verifyv2 "github.com/twilio/twilio-go/rest/verify/v2"
+
 	"github.com/verifykit/verifykit/api"
 	"github.com/verifykit/verifykit/device"
 	"github.com/verifykit/verifykit/internal/sid"
@@ -66,5 +68,32 @@ func TestApproveLargestChallenge(t *testing.T) {
 				t.Fatalf("Approve(largest challenge) = %+v, %v; want approved", got, err)
 			}
 		})
+	}
+}
+
+// TestTwilioGoLongestFields: twilio-go sends each of Details.Fields as
+// JSON that escapes "<", ">" and "&" (\u0026, six characters each), so a
+// field within the label's 36 and the value's 128 characters took up to
+// 1007 characters on the form, and the contract's 512 refused it
+// (400 · 60368).
+func TestTwilioGoLongestFields(t *testing.T) {
+	p := newPushSetup(t)
+	_, f := p.device(t, "user-0171", device.Android, false)
+	label, value := strings.Repeat("&", 36), strings.Repeat("<", 128)
+	c := p.challenge(t, f, (&verifyv2.CreateChallengeParams{}).
+		SetDetailsFields([]interface{}{map[string]string{"label": label, "value": value}}))
+	if got := c.Details; got == nil {
+		t.Fatalf("CreateChallenge: no details")
+	}
+	b, err := json.Marshal(c.Details)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var details struct {
+		Fields []struct{ Label, Value string }
+	}
+	if err := json.Unmarshal(b, &details); err != nil || len(details.Fields) != 1 ||
+		details.Fields[0].Label != label || details.Fields[0].Value != value {
+		t.Errorf("CreateChallenge details = %s, %v; want the one field as sent", b, err)
 	}
 }

@@ -436,6 +436,8 @@ type CreateAccessTokenRequest struct {
 type CreateChallengeRequest struct {
 	// DetailsFields Up to 20 fields shown to the user, each a JSON object `{"label": …, "value": …}`
 	// with a label of up to 36 characters and a value of up to 128 (else 400, code 60368).
+	// Each object may take up to 1024 characters as sent: twilio-go escapes `<`, `>` and `&`
+	// as six characters each.
 	DetailsFields *[]string `json:"Details.Fields,omitempty"`
 
 	// DetailsMessage The message shown to the user, up to 256 characters without NUL; required (else 400, code 60368).
