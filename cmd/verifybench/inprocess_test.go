@@ -7,11 +7,13 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/verifykit/verifykit/api"
+	"github.com/verifykit/verifykit/device"
 	"github.com/verifykit/verifykit/gen/models"
 	"github.com/verifykit/verifykit/gen/verifyserver"
 	"github.com/verifykit/verifykit/internal/provision"
@@ -30,13 +33,28 @@ import (
 // httptest.ResponseRecorder: the whole stack, no network.
 type benchEnv struct {
 	h        http.Handler
+	service  string
 	auth     string
 	create   string
 	fetch    string
 	fetchLen int
+	// token is the seed access token (the token field), which a device
+	// enrolls with.
+	token string
 }
 
+// seedIdentity is the entity of the seed access token, and of the push
+// factor the challenge benchmarks enroll.
+const seedIdentity = "ff483d1ff591898a9942916050d2ca3f"
+
 func newBenchEnv(b *testing.B) *benchEnv {
+	return newBenchEnvWith(b, nil)
+}
+
+// newBenchEnvWith is newBenchEnv with a handler built from the api.Config
+// that configure returns; configure sees the store and the provisioned
+// account before the handler exists, as verifyd's wiring does.
+func newBenchEnvWith(b *testing.B, configure func(st *sqlite.Store, account, authToken string) api.Config) *benchEnv {
 	b.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "verifyd.db"))
@@ -48,10 +66,6 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := api.NewHandler(api.Config{}, st, keys, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
 	acc, secret, err := provision.Account(ctx, st, "bench", time.Now())
 	if err != nil {
 		b.Fatal(err)
@@ -60,8 +74,16 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := &benchEnv{h: h, create: "/v2/Services/" + svc.SID + "/AccessTokens"}
-	req := httptest.NewRequest(http.MethodPost, e.create, strings.NewReader("FactorType=push&Identity=ff483d1ff591898a9942916050d2ca3f&FactorFriendlyName=John+Doe+iPhone&Ttl=300"))
+	var cfg api.Config
+	if configure != nil {
+		cfg = configure(st, acc.SID, secret)
+	}
+	h, err := api.NewHandler(cfg, st, keys, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := &benchEnv{h: h, service: svc.SID, create: "/v2/Services/" + svc.SID + "/AccessTokens"}
+	req := httptest.NewRequest(http.MethodPost, e.create, strings.NewReader("FactorType=push&Identity="+seedIdentity+"&FactorFriendlyName=John+Doe+iPhone&Ttl=300"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(acc.SID, secret)
 	e.auth = req.Header.Get("Authorization")
@@ -70,9 +92,16 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if rec.Code != http.StatusCreated {
 		b.Fatalf("seed create = %d %s", rec.Code, rec.Body)
 	}
-	sid := rec.Body.String()[strings.Index(rec.Body.String(), `"sid":"`)+7:]
-	e.fetch = e.create + "/" + sid[:34]
+	var seed struct {
+		SID   string `json:"sid"`
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &seed); err != nil {
+		b.Fatalf("seed create: %v", err)
+	}
+	e.fetch = e.create + "/" + seed.SID
 	e.fetchLen = rec.Body.Len()
+	e.token = seed.Token
 	return e
 }
 
@@ -88,8 +117,13 @@ type request struct {
 }
 
 func (e *benchEnv) request(method, path, body string) *request {
+	return requestAs(e.auth, method, path, body)
+}
+
+// requestAs is a reusable request with the Authorization value auth.
+func requestAs(auth, method, path, body string) *request {
 	req := httptest.NewRequest(method, path, nil)
-	req.Header.Set("Authorization", e.auth)
+	req.Header.Set("Authorization", auth)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.ContentLength = int64(len(body))
@@ -303,4 +337,188 @@ func BenchmarkEncodeResponse(b *testing.B) {
 			_, _ = w.Write(cached)
 		}
 	})
+}
+
+// pushEnv is a benchEnv with a verified push factor of seedIdentity,
+// enrolled and verified by a simulated device (device.Device) through the
+// same handler, in-process.
+type pushEnv struct {
+	*benchEnv
+	dev    *device.Device
+	factor device.Factor
+	// challenges is the entity's Challenges path.
+	challenges string
+}
+
+func newPushEnv(b *testing.B, e *benchEnv) *pushEnv {
+	b.Helper()
+	ctx := context.Background()
+	dev, err := device.New(device.WithBaseURL("http://example.com"), device.WithHTTPClient(inProcess{e.h}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := dev.Enroll(ctx, e.service, seedIdentity, e.token); err != nil {
+		b.Fatal(err)
+	}
+	f, err := dev.Verify(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &pushEnv{benchEnv: e, dev: dev, factor: *f,
+		challenges: "/v2/Services/" + e.service + "/Entities/" + seedIdentity + "/Challenges"}
+}
+
+// challengeForm is a CreateChallenge body as a backend sends it: the
+// factor, a message and one field. A zero expires leaves the default.
+func (p *pushEnv) challengeForm(expires time.Time) string {
+	v := url.Values{
+		"FactorSid":       {p.factor.SID},
+		"Details.Message": {"Is it you logging in?"},
+		"Details.Fields":  {`{"label":"Location","value":"Lisboa, PT"}`},
+	}
+	if !expires.IsZero() {
+		v.Set("ExpirationDate", expires.UTC().Format(time.RFC3339))
+	}
+	return v.Encode()
+}
+
+// createChallenge creates a pending challenge with the account's
+// credentials and returns its SID.
+func (p *pushEnv) createChallenge(b *testing.B, form string) string {
+	b.Helper()
+	req := httptest.NewRequest(http.MethodPost, p.challenges, strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", p.auth)
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, req)
+	var c struct {
+		SID    string `json:"sid"`
+		Status string `json:"status"`
+	}
+	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &c) != nil || c.Status != device.ChallengePending {
+		b.Fatalf("CreateChallenge = %d %s, want 201 pending", rec.Code, rec.Body)
+	}
+	return c.SID
+}
+
+// challengeStatus fetches challenge sid with the account's credentials
+// and returns its status.
+func (p *pushEnv) challengeStatus(b *testing.B, sid string) string {
+	b.Helper()
+	req := httptest.NewRequest(http.MethodGet, p.challenges+"/"+sid, nil)
+	req.Header.Set("Authorization", p.auth)
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, req)
+	var c struct {
+		Status string `json:"status"`
+	}
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &c) != nil {
+		b.Fatalf("FetchChallenge %s = %d %s, want 200", sid, rec.Code, rec.Body)
+	}
+	return c.Status
+}
+
+// answer is an UpdateChallenge request ready to send: the device's
+// signed approval of challenge sid, with a device JWT.
+type answer struct {
+	sid string
+	q   *request
+}
+
+// answers creates n pending challenges and has the device fetch each and
+// sign its approval, as Approve does before it posts: what is left to
+// time is the UpdateChallenge request alone. The challenges live an hour,
+// so that setting up many cannot outlast the first.
+func (p *pushEnv) answers(b *testing.B, n int) []answer {
+	b.Helper()
+	ctx := context.Background()
+	form := p.challengeForm(time.Now().Add(time.Hour - time.Minute))
+	sids := make([]string, n)
+	payloads := make([]string, n)
+	for i := range n {
+		sids[i] = p.createChallenge(b, form)
+		c, err := p.dev.Challenge(ctx, sids[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if payloads[i], err = p.dev.SignAnswer(c, device.ChallengeApproved); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// One JWT for all: it is valid for ten minutes, and the server
+	// verifies it on every request all the same.
+	jwt, err := p.dev.JWT(time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("token:"+jwt))
+	out := make([]answer, n)
+	for i := range n {
+		body := url.Values{"AuthPayload": {payloads[i]}}.Encode()
+		out[i] = answer{sid: sids[i], q: requestAs(auth, http.MethodPost, p.challenges+"/"+sids[i], body)}
+	}
+	return out
+}
+
+// inProcess is a device.Doer that serves each request with h, in-process,
+// shaped as a net/http server would have received it.
+type inProcess struct{ h http.Handler }
+
+func (p inProcess) Do(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.RequestURI = req.URL.RequestURI()
+	r.Host = req.URL.Host
+	r.URL = &url.URL{Path: req.URL.Path, RawPath: req.URL.RawPath, RawQuery: req.URL.RawQuery}
+	r.RemoteAddr = "192.0.2.1:1234"
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// BenchmarkChallengeCreate is CreateChallenge through the full stack, as
+// a backend sends it (account auth; a message and one field): a durable
+// write of the challenge and its push.
+func BenchmarkChallengeCreate(b *testing.B) {
+	p := newPushEnv(b, newBenchEnv(b))
+	q := p.request(http.MethodPost, p.challenges, p.challengeForm(time.Time{}))
+	b.ReportAllocs()
+	for b.Loop() {
+		q.serve(b, p.h, http.StatusCreated)
+	}
+}
+
+// BenchmarkChallengeFetch is FetchChallenge of one pending challenge with
+// account auth, repeated as BenchmarkFetch repeats its fetch.
+func BenchmarkChallengeFetch(b *testing.B) {
+	p := newPushEnv(b, newBenchEnv(b))
+	sid := p.createChallenge(b, p.challengeForm(time.Now().Add(time.Hour-time.Minute)))
+	q := p.request(http.MethodGet, p.challenges+"/"+sid, "")
+	b.ReportAllocs()
+	for b.Loop() {
+		q.serve(b, p.h, http.StatusOK)
+	}
+}
+
+// BenchmarkChallengeUpdate is UpdateChallenge approving a pending
+// challenge with a device JWT and a signed AuthPayload: two signature
+// checks and a durable write, the webhook event's included. Each
+// iteration answers its own challenge, made and signed before the timer
+// starts.
+func BenchmarkChallengeUpdate(b *testing.B) {
+	p := newPushEnv(b, newBenchEnv(b))
+	answers := p.answers(b, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for _, a := range answers {
+		a.q.serve(b, p.h, http.StatusOK)
+	}
+	b.StopTimer()
+	for _, a := range answers {
+		if got := p.challengeStatus(b, a.sid); got != device.ChallengeApproved {
+			b.Fatalf("challenge %s after UpdateChallenge: status %q, want %q", a.sid, got, device.ChallengeApproved)
+		}
+	}
 }
