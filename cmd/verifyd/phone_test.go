@@ -79,7 +79,10 @@ func TestPhoneOnlyInDevModeOnLoopback(t *testing.T) {
 			func(_ *testing.T, dir string) []string {
 				return []string{"-addr", "0.0.0.0:0", "-allow-dev-remote", "-data-dir", dir}
 			},
-			func(t *testing.T, dir string) (string, string) { c := readCreds(t, dir); return c.AccountSID, c.AuthToken }},
+			func(t *testing.T, dir string) (string, string) {
+				c := readCreds(t, dir)
+				return c.AccountSID, c.AuthToken
+			}},
 		{"provisioned, not dev mode",
 			func(t *testing.T, dir string) []string {
 				return []string{"-addr", "127.0.0.1:0", "-data-dir", dir, "-bootstrap", writeBootstrap(t)}

@@ -286,14 +286,20 @@ func (h *Handler) load(w http.ResponseWriter, factorSID, base string) (*device.D
 
 // item is one challenge in the inbox.
 type item struct {
-	SID       string                  `json:"sid"`
-	Message   string                  `json:"message"`
-	Fields    []device.ChallengeField `json:"fields"`
-	Status    string                  `json:"status"`
-	Created   time.Time               `json:"date_created"`
-	Expires   time.Time               `json:"expiration_date"`
-	Pushed    bool                    `json:"pushed"`
-	Responded time.Time               `json:"date_responded,omitzero"`
+	SID       string    `json:"sid"`
+	Message   string    `json:"message"`
+	Fields    []field   `json:"fields"`
+	Status    string    `json:"status"`
+	Created   time.Time `json:"date_created"`
+	Expires   time.Time `json:"expiration_date"`
+	Pushed    bool      `json:"pushed"`
+	Responded time.Time `json:"date_responded,omitzero"`
+}
+
+// field is one label and value of a challenge's details.
+type field struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
 }
 
 // inbox is the device's challenges, newest first, with the server's time
@@ -331,9 +337,9 @@ func (h *Handler) inbox(ctx context.Context, w http.ResponseWriter, factorSID, b
 		if status == device.ChallengePending && !now.Before(c.ExpirationDate) {
 			status = device.ChallengeExpired
 		}
-		fields := c.Details.Fields
-		if fields == nil {
-			fields = []device.ChallengeField{}
+		fields := []field{}
+		for _, f := range c.Details.Fields {
+			fields = append(fields, field{Label: f.Label, Value: f.Value})
 		}
 		out.Items = append(out.Items, item{SID: c.SID, Message: c.Details.Message, Fields: fields, Status: status,
 			Created: c.DateCreated, Expires: c.ExpirationDate, Pushed: pushed[c.SID], Responded: c.DateResponded})
