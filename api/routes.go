@@ -102,8 +102,9 @@ const (
 
 // NewHandler builds the whole verifyd HTTP surface: the spec's operations
 // behind the chain, and /mcp through the same chain; outside it,
-// /healthz, /readyz and /metrics, and the contract at /openapi.yaml and
-// /openapi.json with Swagger UI at /docs.
+// /healthz, /readyz and /metrics, the contract at /openapi.yaml and
+// /openapi.json with Swagger UI at /docs, and the virtual phone at /phone
+// when cfg.PhoneDir is set.
 func NewHandler(cfg Config, st store.Store, keys *token.KeySet, log *slog.Logger) (http.Handler, error) {
 	if st == nil || keys == nil || log == nil {
 		return nil, errors.New("api: store, keys and logger are required")

@@ -92,10 +92,11 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	// MkdirAll keeps the mode of a directory that exists: Chmod sets it.
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("phone: %w", err)
 	}
-	if err := os.Chmod(cfg.Dir, 0o700); err != nil {
+	if err := os.Chmod(cfg.Dir, 0o700); err != nil { //nolint:gosec // a directory needs x to be entered; 0700 is its owner only
 		return nil, fmt.Errorf("phone: %w", err)
 	}
 	h := &Handler{cfg: cfg, client: &http.Client{Timeout: requestTimeout}, assets: map[string]asset{}}
@@ -344,6 +345,8 @@ func (h *Handler) inbox(ctx context.Context, w http.ResponseWriter, factorSID, b
 		out.Items = append(out.Items, item{SID: c.SID, Message: c.Details.Message, Fields: fields, Status: status,
 			Created: c.DateCreated, Expires: c.ExpirationDate, Pushed: pushed[c.SID], Responded: c.DateResponded})
 	}
+	// Newest first; the dates have whole seconds, so challenges of one
+	// second go by SID, as ListChallenge orders them.
 	sort.SliceStable(out.Items, func(i, j int) bool {
 		if !out.Items[i].Created.Equal(out.Items[j].Created) {
 			return out.Items[i].Created.After(out.Items[j].Created)
