@@ -150,6 +150,9 @@ func TestPhoneInBrowser(t *testing.T) {
 	if got := text(ctx, t, li+" dl"); !strings.Contains(got, "Lisboa, PT") || !strings.Contains(got, "Firefox on Linux") {
 		t.Errorf("challenge fields read %q, want both values", got)
 	}
+	if got := text(ctx, t, li+" .pushed"); !strings.HasPrefix(got, "pushed ") {
+		t.Errorf("push line reads %q, want the time of the recorded push", got)
+	}
 	var minutes, seconds int
 	got := text(ctx, t, li+" .countdown")
 	if _, err := fmt.Sscanf(got, "expires in %d min %d s", &minutes, &seconds); err != nil || minutes*60+seconds > 300 || minutes*60+seconds < 290 {

@@ -158,9 +158,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnsupportedMediaType, "send application/json")
 		return
 	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok { // not from an http.Server: no address of verifyd to call
+		writeError(w, http.StatusNotFound, "no such phone endpoint")
+		return
+	}
+	base := "http://" + local.String()
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	base := "http://" + r.Context().Value(http.LocalAddrContextKey).(net.Addr).String()
 	switch p := r.URL.Path; {
 	case p == Path+"/api/devices" && r.Method == http.MethodGet:
 		h.list(w)
@@ -293,7 +298,7 @@ type item struct {
 	Status    string    `json:"status"`
 	Created   time.Time `json:"date_created"`
 	Expires   time.Time `json:"expiration_date"`
-	Pushed    bool      `json:"pushed"`
+	Pushed    time.Time `json:"pushed_at,omitzero"` // the first push, as FCM or APNs would bring it
 	Responded time.Time `json:"date_responded,omitzero"`
 }
 
@@ -325,9 +330,11 @@ func (h *Handler) inbox(ctx context.Context, w http.ResponseWriter, factorSID, b
 		writeDeviceError(w, err)
 		return
 	}
-	pushed := map[string]bool{}
-	for _, p := range pushes {
-		pushed[p.ChallengeSID] = true
+	pushed := map[string]time.Time{}
+	for _, p := range pushes { // oldest first
+		if _, seen := pushed[p.ChallengeSID]; !seen {
+			pushed[p.ChallengeSID] = p.DateCreated
+		}
 	}
 	now := h.cfg.Now().UTC()
 	out := inbox{Now: now, Items: []item{}}

@@ -97,6 +97,7 @@ function render(items) {
       rows.set(c.sid, li);
     }
     li.dataset.expires = c.expiration_date;
+    li.querySelector(".pushed").textContent = c.pushed_at ? "pushed " + new Date(c.pushed_at).toLocaleTimeString() : "no push";
     setStatus(li, c.status);
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
   });
@@ -116,7 +117,7 @@ function build(c) {
     li.append(dl);
   }
   const meta = el("div", "meta");
-  meta.append(el("span", "badge"), el("span", "countdown"), el("span", "sid", c.sid));
+  meta.append(el("span", "badge"), el("span", "countdown"), el("span", "pushed"), el("span", "sid", c.sid));
   li.append(meta);
   const actions = el("div", "actions");
   const approve = el("button", "approve", "Approve");
