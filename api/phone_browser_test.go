@@ -3,6 +3,8 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +31,8 @@ const (
 // test-output/phone-approved.png (desktop, after Approve).
 func TestPhoneInBrowser(t *testing.T) {
 	bin := chromium(t)
-	s := verifydtest.Start(t, verifydtest.WithConfig(func(c *api.Config) { c.PhoneDir = t.TempDir() }))
+	phoneDir := filepath.Join(t.TempDir(), "phone")
+	s := verifydtest.Start(t, verifydtest.WithConfig(func(c *api.Config) { c.PhoneDir = phoneDir }))
 	rc, _ := twilioClient(s, s.AccountSID, s.AuthToken, s.AccountSID)
 	recv := verifydtest.NewWebhookReceiver(t, s.AuthToken)
 	if _, err := rc.VerifyV2.CreateWebhook(s.ServiceSID, (&verifyv2.CreateWebhookParams{}).SetFriendlyName("login").
@@ -90,6 +93,13 @@ func TestPhoneInBrowser(t *testing.T) {
 		t.Fatalf("enroll status reads %q, want the identity and verified", got)
 	}
 	factorSID := strings.TrimSpace(text(ctx, t, `.device[aria-pressed="true"] .sid`))
+	// The device, its key included, is on the server, private to its owner.
+	if info, err := os.Stat(phoneDir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("phone directory: %v, %v; want mode 0700", info, err)
+	}
+	if info, err := os.Stat(filepath.Join(phoneDir, factorSID+".json")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("device file: %v, %v; want mode 0600", info, err)
+	}
 	factors, err := rc.VerifyV2.ListFactor(s.ServiceSID, identity, nil)
 	if err != nil || len(factors) != 1 || *factors[0].Sid != factorSID || *factors[0].Status != "verified" {
 		t.Fatalf("backend lists factors %+v (%v), want %s verified", factors, err, factorSID)

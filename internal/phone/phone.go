@@ -84,20 +84,14 @@ type asset struct {
 // requestTimeout bounds one endpoint's calls to verifyd.
 const requestTimeout = 10 * time.Second
 
-// New returns the phone's handler, creating cfg.Dir.
+// New returns the phone's handler. It creates cfg.Dir only when a device
+// first enrolls: an unused phone leaves the data directory as it was.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Dir == "" || cfg.OpenToken == nil {
 		return nil, errors.New("phone: a directory and a token reader are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	// MkdirAll keeps the mode of a directory that exists: Chmod sets it.
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("phone: %w", err)
-	}
-	if err := os.Chmod(cfg.Dir, 0o700); err != nil { //nolint:gosec // a directory needs x to be entered; 0700 is its owner only
-		return nil, fmt.Errorf("phone: %w", err)
 	}
 	h := &Handler{cfg: cfg, client: &http.Client{Timeout: requestTimeout}, assets: map[string]asset{}}
 	for path, name := range map[string]string{Path: "index.html", Path + "/phone.js": "phone.js", Path + "/phone.css": "phone.css"} {
@@ -202,6 +196,9 @@ func view(d *device.Device) deviceView {
 
 func (h *Handler) list(w http.ResponseWriter) {
 	entries, err := os.ReadDir(h.cfg.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		entries, err = nil, nil // no device has enrolled yet
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, fmt.Sprintf("read devices: %v", err))
 		return
@@ -255,6 +252,10 @@ func (h *Handler) enroll(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.makeDir(); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	path := h.file(f.SID)
 	// Saved before Verify: an enrolled factor whose key is lost is useless.
 	if err := d.Save(path); err != nil {
@@ -270,6 +271,18 @@ func (h *Handler) enroll(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return
 	}
 	writeJSON(w, http.StatusCreated, view(d))
+}
+
+// makeDir creates the devices' directory, private to its owner.
+func (h *Handler) makeDir() error {
+	// MkdirAll keeps the mode of a directory that exists: Chmod sets it.
+	if err := os.MkdirAll(h.cfg.Dir, 0o700); err != nil {
+		return fmt.Errorf("phone: %w", err)
+	}
+	if err := os.Chmod(h.cfg.Dir, 0o700); err != nil { //nolint:gosec // a directory needs x to be entered; 0700 is its owner only
+		return fmt.Errorf("phone: %w", err)
+	}
+	return nil
 }
 
 func (h *Handler) file(factorSID string) string {
