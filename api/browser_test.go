@@ -349,16 +349,23 @@ func typeInto(sel chromedp.CSS, text string) chromedp.Action[chromedp.Void] {
 // source tree (make screenshots); without it they only check them.
 var screenshots = flag.Bool("screenshots", false, "write the browser tests' screenshots to test-output/")
 
-// saveScreenshot checks a screenshot and, with -screenshots, writes it to
-// test-output/docs.png at the repository's root.
+// saveScreenshot checks the screenshot of /docs and, with -screenshots,
+// writes it to test-output/docs.png at the repository's root.
 func saveScreenshot(t *testing.T, shot []byte) {
+	t.Helper()
+	saveScreenshotAs(t, shot, "docs.png", 1280)
+}
+
+// saveScreenshotAs checks that shot is a PNG width pixels wide and, with
+// -screenshots, writes it to test-output/name at the repository's root.
+func saveScreenshotAs(t *testing.T, shot []byte, name string, width int) {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(shot))
 	if err != nil {
-		t.Fatalf("screenshot is not a PNG: %v", err)
+		t.Fatalf("screenshot %s is not a PNG: %v", name, err)
 	}
-	if b := img.Bounds(); b.Dx() != 1280 {
-		t.Errorf("screenshot is %dx%d, want 1280 wide", b.Dx(), b.Dy())
+	if b := img.Bounds(); b.Dx() != width {
+		t.Errorf("screenshot %s is %dx%d, want %d wide", name, b.Dx(), b.Dy(), width)
 	}
 	if !*screenshots {
 		return
@@ -371,9 +378,9 @@ func saveScreenshot(t *testing.T, shot []byte) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "docs.png")
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot of /docs saved to %s", path)
+	t.Logf("screenshot saved to %s", path)
 }

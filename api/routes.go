@@ -19,6 +19,7 @@ import (
 	"github.com/verifykit/verifykit/internal/docsui"
 	"github.com/verifykit/verifykit/internal/limits"
 	"github.com/verifykit/verifykit/internal/observe"
+	"github.com/verifykit/verifykit/internal/phone"
 	"github.com/verifykit/verifykit/internal/scope"
 	"github.com/verifykit/verifykit/internal/store"
 	"github.com/verifykit/verifykit/internal/token"
@@ -82,6 +83,12 @@ type Config struct {
 	// Collectors are more metrics that /metrics serves, such as the
 	// webhook deliverer's.
 	Collectors []prometheus.Collector
+	// PhoneDir, when set, serves the virtual phone at /phone (package
+	// internal/phone), keeping its devices' state files in this directory.
+	// verifyd sets it only in dev mode on a loopback listen address; even
+	// then the phone answers only loopback requests, and /phone is an
+	// unknown route (404) otherwise.
+	PhoneDir string
 }
 
 const (
@@ -95,8 +102,9 @@ const (
 
 // NewHandler builds the whole verifyd HTTP surface: the spec's operations
 // behind the chain, and /mcp through the same chain; outside it,
-// /healthz, /readyz and /metrics, and the contract at /openapi.yaml and
-// /openapi.json with Swagger UI at /docs.
+// /healthz, /readyz and /metrics, the contract at /openapi.yaml and
+// /openapi.json with Swagger UI at /docs, and the virtual phone at /phone
+// when cfg.PhoneDir is set.
 func NewHandler(cfg Config, st store.Store, keys *token.KeySet, log *slog.Logger) (http.Handler, error) {
 	if st == nil || keys == nil || log == nil {
 		return nil, errors.New("api: store, keys and logger are required")
@@ -192,9 +200,16 @@ func newHandler(cfg Config, st store.Store, keys *token.KeySet, impl verifyserve
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	// The probes, the metrics and the contract are outside the chain: no
-	// credentials, no access log. A switch, not a ServeMux, so that echo
-	// sees every other path exactly as sent.
+	var phoneUI http.Handler // nil: /phone goes to echo, an unknown route
+	if cfg.PhoneDir != "" {
+		if phoneUI, err = newPhone(cfg, keys); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+	}
+	// The probes, the metrics, the contract and the dev-only phone are
+	// outside the chain: no credentials, no access log (the phone's
+	// devices call the operations through the chain, over HTTP). A switch,
+	// not a ServeMux, so that echo sees every other path exactly as sent.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
 		case p == "/healthz":
@@ -205,10 +220,28 @@ func newHandler(cfg Config, st store.Store, keys *token.KeySet, impl verifyserve
 			metrics.ServeHTTP(w, r)
 		case docsui.Serves(p):
 			contract.ServeHTTP(w, r)
+		case phoneUI != nil && phone.Serves(p) && phone.Local(r):
+			phoneUI.ServeHTTP(w, r)
 		default:
 			e.ServeHTTP(w, r)
 		}
 	}), nil
+}
+
+// newPhone builds the virtual phone; it reads access tokens with the
+// handler's own keys, so that the page needs only the token.
+func newPhone(cfg Config, keys *token.KeySet) (http.Handler, error) {
+	return phone.New(phone.Config{
+		Dir: cfg.PhoneDir,
+		OpenToken: func(compact string) (phone.Claims, error) {
+			c, err := token.Open(keys, compact)
+			if err != nil {
+				return phone.Claims{}, err
+			}
+			return phone.Claims{ServiceSID: c.ServiceSID, Identity: c.Identity}, nil
+		},
+		Now: cfg.Now,
+	})
 }
 
 // recoverPanics is echo's Recover middleware, set to return the panic as

@@ -17,6 +17,20 @@ import (
 // devCredentialsFile is written in the data directory by dev mode.
 const devCredentialsFile = "dev-credentials.json"
 
+// devPhoneDir holds the virtual phone's device state files, in the data
+// directory.
+const devPhoneDir = "phone"
+
+// phoneDir is where the virtual phone keeps its devices, or "" when it is
+// off: it is served only in dev mode on a loopback address, even with
+// -allow-dev-remote, since its endpoints take no credentials.
+func phoneDir(dev *devCreds, cfg config) string {
+	if dev == nil || !isLoopback(cfg.addr) {
+		return ""
+	}
+	return filepath.Join(cfg.dataDir, devPhoneDir)
+}
+
 // devCreds are the credentials dev mode generates, as written to
 // dev-credentials.json.
 type devCreds struct {
@@ -169,4 +183,7 @@ Create an access token:
 
 `, filepath.Join(cfg.dataDir, devCredentialsFile), c.AccountSID, c.AuthToken, c.APIKeySID, c.APIKeySecret, c.ServiceSID,
 		c.AccountSID, c.AuthToken, base, c.ServiceSID)
+	if phoneDir(c, cfg) != "" {
+		fmt.Fprintf(stdout, "Virtual phone (enroll with that token, approve and deny challenges):\n  %s/phone\n\n", base)
+	}
 }

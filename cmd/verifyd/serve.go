@@ -105,6 +105,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		EventsRecorded:     deliverer.Notify,
 		WebhookHosts:       cfg.webhookHosts,
 		Collectors:         []prometheus.Collector{deliverer.Collector()},
+		PhoneDir:           phoneDir(dev, cfg),
 	}, st, keys, log)
 	if err != nil {
 		return err
