@@ -252,7 +252,7 @@ type Delivery struct {
 	WebhookSID string
 	AccountSID string
 	ServiceSID string
-	// URL is the webhook's URL when the event was recorded.
+	// URL is the webhook's URL when the delivery was claimed.
 	URL         string
 	Body        string
 	Attempts    int // attempts finished so far
@@ -432,8 +432,10 @@ type Store interface {
 	ListWebhooks(ctx context.Context, accountSID, serviceSID string, p Page) ([]Webhook, bool, error)
 	// UpdateWebhook stores w over the webhook with w's SID, account and
 	// service: its FriendlyName, EventTypes, Status, Version, URL and
-	// DateUpdated. It returns ErrNotFound when there is none. Deliveries
-	// recorded before keep the URL they were recorded with.
+	// DateUpdated. It returns ErrNotFound when there is none. The
+	// webhook's unfinished deliveries follow it, in the same transaction:
+	// they take its new URL, and those it no longer takes (it is disabled,
+	// or no longer lists their event type) end unsent, as given up.
 	UpdateWebhook(ctx context.Context, w Webhook) error
 	// DeleteWebhook deletes the webhook and its undelivered deliveries, or
 	// returns ErrNotFound.

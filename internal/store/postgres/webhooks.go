@@ -24,6 +24,14 @@ const (
 	fetchWebhookSQL  = `SELECT ` + webhookCols + ` FROM webhooks WHERE sid = $1 AND account_sid = $2 AND service_sid = $3`
 	updateWebhookSQL = `UPDATE webhooks SET friendly_name = $1, event_types = $2, status = $3, version = $4, url = $5, date_updated = $6
 WHERE sid = $7 AND account_sid = $8 AND service_sid = $9`
+	// The webhook's unfinished deliveries follow it: retries go to its
+	// URL, and end when it no longer takes their event (dropDeliveriesSQL:
+	// $1 is when, $2 the webhook, $3 its status, $4 its event types).
+	followWebhookSQL  = `UPDATE deliveries SET url = $1 WHERE webhook_sid = $2 AND finished_at IS NULL`
+	dropDeliveriesSQL = `UPDATE deliveries SET finished_at = $1, lease_until = NULL,
+last_error = 'the webhook is disabled or no longer takes this event type'
+WHERE webhook_sid = $2 AND finished_at IS NULL
+AND NOT ($3::text = 'enabled' AND (strpos($4::text, ',*,') > 0 OR strpos($4::text, ',' || event_type || ',') > 0))`
 	deleteWebhookSQL = `DELETE FROM webhooks WHERE sid = $1 AND account_sid = $2 AND service_sid = $3`
 
 	listWebhooksSQL       = `SELECT ` + webhookCols + ` FROM webhooks WHERE account_sid = $1 AND service_sid = $2`
@@ -134,11 +142,27 @@ func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) error {
 	if err != nil {
 		return fmt.Errorf("update webhook %s: %w", w.SID, err)
 	}
-	err = s.changeOne(ctx, updateWebhookSQL,
-		w.FriendlyName, types, w.Status, w.Version, w.URL, toDB(w.DateUpdated),
-		w.SID, w.AccountSID, w.ServiceSID)
-	if err != nil {
+	if err := s.check(); err != nil {
 		return fmt.Errorf("update webhook %s: %w", w.SID, err)
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, updateWebhookSQL,
+			w.FriendlyName, types, w.Status, w.Version, w.URL, toDB(w.DateUpdated),
+			w.SID, w.AccountSID, w.ServiceSID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		if _, err := tx.Exec(ctx, followWebhookSQL, w.URL, w.SID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, dropDeliveriesSQL, toDB(w.DateUpdated), w.SID, w.Status, types)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update webhook %s: %w", w.SID, s.translate(ctx, err))
 	}
 	return nil
 }

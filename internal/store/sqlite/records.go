@@ -35,7 +35,7 @@ type statements struct {
 	createNotification, resendNotification           *sql.Stmt
 	createWebhook, updateWebhook, deleteWebhook      *sql.Stmt
 	recordEvent, claimDeliveries, finishDelivery     *sql.Stmt
-	pruneDeliveries                                  *sql.Stmt
+	followWebhook, dropDeliveries, pruneDeliveries   *sql.Stmt
 	fetchChallenge, fetchWebhook                     *sql.Stmt
 	listNotifications, listWebhooks                  pageStmts
 

@@ -28,6 +28,14 @@ func (st *statements) webhookSpecs(writer, reader *sql.DB) []stmtSpec {
 		{&st.createWebhook, writer, `INSERT INTO webhooks (` + webhookCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.updateWebhook, writer, `UPDATE webhooks SET friendly_name = ?, event_types = ?, status = ?, version = ?, url = ?, date_updated = ?
 WHERE sid = ? AND account_sid = ? AND service_sid = ?`},
+		// The webhook's unfinished deliveries follow it: retries go to its
+		// URL, and end when it no longer takes their event.
+		{&st.followWebhook, writer, `UPDATE deliveries SET url = ? WHERE webhook_sid = ? AND finished_at IS NULL`},
+		// ?1 is when, ?2 the webhook, ?3 its status, ?4 its event types.
+		{&st.dropDeliveries, writer, `UPDATE deliveries SET finished_at = ?1, lease_until = NULL,
+last_error = 'the webhook is disabled or no longer takes this event type'
+WHERE webhook_sid = ?2 AND finished_at IS NULL
+AND NOT (?3 = 'enabled' AND (instr(?4, ',*,') > 0 OR instr(?4, ',' || event_type || ',') > 0))`},
 		{&st.deleteWebhook, writer, `DELETE FROM webhooks WHERE sid = ? AND account_sid = ? AND service_sid = ?`},
 		{&st.fetchWebhook, reader, `SELECT ` + webhookCols + ` FROM webhooks WHERE sid = ? AND account_sid = ? AND service_sid = ?`},
 
@@ -125,9 +133,19 @@ func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) error {
 	if err != nil {
 		return fmt.Errorf("update webhook %s: %w", w.SID, err)
 	}
-	err = s.transact(ctx, changeOne(s.stmts.updateWebhook,
+	update := changeOne(s.stmts.updateWebhook,
 		w.FriendlyName, types, w.Status, w.Version, w.URL, unix(w.DateUpdated),
-		w.SID, w.AccountSID, w.ServiceSID))
+		w.SID, w.AccountSID, w.ServiceSID)
+	err = s.transact(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := update(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.stmts.followWebhook).ExecContext(ctx, w.URL, w.SID); err != nil {
+			return err
+		}
+		_, err := tx.StmtContext(ctx, s.stmts.dropDeliveries).ExecContext(ctx, unix(w.DateUpdated), w.SID, w.Status, types)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("update webhook %s: %w", w.SID, s.translate(err))
 	}

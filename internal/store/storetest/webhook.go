@@ -277,9 +277,37 @@ func testWebhooks(t *testing.T, open opener) {
 		must(t, "FetchWebhook", err)
 		checkStrict(t, "FetchWebhook after UpdateWebhook", wantW, got)
 
-		// Disabled, it gets no more events; what it had keeps its URL.
+		// Disabled, it gets no more events, and what it had ends unsent.
 		emitter(t, f.s, fac, event(2, "factor.deleted", when))
-		checkStrict(t, "deliveries after the update", []store.Delivery{delivery(before, orig)}, claimAll(t, f.s))
+		checkStrict(t, "deliveries after the update", []store.Delivery(nil), claimAll(t, f.s))
+	})
+
+	// Retries go where the webhook points now, and stop when it no longer
+	// takes the event: a backend that fixes its URL or turns the webhook
+	// off expects exactly that, not attempts for hours at the old one.
+	t.Run("DeliveriesFollowTheWebhook", func(t *testing.T) {
+		ctx := t.Context()
+		f := seed(t, open(t))
+		fac := createFactor(t, f.s, entity(1), factor(entity(1), 1), "")
+		orig := webhook(f, 1, "*")
+		must(t, "CreateWebhook", f.s.CreateWebhook(ctx, orig))
+		verified, deleted := event(1, "factor.verified", when), event(2, "factor.deleted", when)
+		emitter(t, f.s, fac, verified, deleted)
+
+		moved := orig
+		moved.EventTypes, moved.URL = []string{"factor.deleted"}, "http://fixed.example.com/hook"
+		moved.DateUpdated = when.Add(time.Minute)
+		must(t, "UpdateWebhook (URL and types)", f.s.UpdateWebhook(ctx, moved))
+		checkStrict(t, "deliveries after a new URL and types", []store.Delivery{delivery(deleted, moved)}, claimAll(t, f.s))
+
+		// Disabled while that delivery is under way: it ends, and its
+		// claimer's result finds nothing to finish.
+		off := moved
+		off.Status, off.DateUpdated = "disabled", when.Add(2*time.Minute)
+		must(t, "UpdateWebhook (disabled)", f.s.UpdateWebhook(ctx, off))
+		err := f.s.FinishDelivery(ctx, deleted.ID, orig.SID, store.DeliveryResult{At: when, Status: 503, Next: far})
+		checkIs(t, "FinishDelivery after the webhook was disabled", err, store.ErrNotFound)
+		checkStrict(t, "deliveries after disabling", []store.Delivery(nil), claim(t, f.s, far.Add(2*time.Hour), time.Hour, 10))
 	})
 
 	t.Run("Delete", func(t *testing.T) {
