@@ -338,7 +338,8 @@ func (h *Handler) inbox(ctx context.Context, w http.ResponseWriter, factorSID, b
 		writeDeviceError(w, err)
 		return
 	}
-	challenges, err := d.Challenges(ctx, device.ListLimit(maxInbox))
+	// Newest first: past maxInbox, the oldest drop out, not the new ones.
+	challenges, err := d.Challenges(ctx, device.ListOrder("desc"), device.ListLimit(maxInbox))
 	if err != nil {
 		writeDeviceError(w, err)
 		return
