@@ -223,3 +223,37 @@ func TestPhoneInboxShowsNewestPastItsLimit(t *testing.T) {
 		t.Errorf("inbox starts with %s %q, want the newest challenge %s", items[0].SID, items[0].Message, last)
 	}
 }
+
+// TestPhoneAnswerToAnsweredOrExpiredIsVerifydError: Approve or Deny of a
+// challenge that is already answered, or expired, gets verifyd's own error
+// for it (403 · 60322, 403 · 60323), whether the device saw the status
+// before posting or verifyd refused the post, as in a race of two clicks.
+func TestPhoneAnswerToAnsweredOrExpiredIsVerifydError(t *testing.T) {
+	clock := newFakeClock()
+	e := startPhone(t, verifydtest.WithClock(clock.Now))
+	const identity = "phone-user-0200"
+	factor := e.enroll(identity)
+	answered := e.challenge(identity, factor, "Log in?")
+	expired := e.challenge(identity, factor, "Log in again?")
+	answer := func(sid, action string) (int, []byte) {
+		return e.call(http.MethodPost, "/phone/api/devices/"+factor+"/challenges/"+sid+"/"+action, "application/json", "{}", "", "")
+	}
+	if status, body := answer(answered, "approve"); status != http.StatusOK {
+		t.Fatalf("approve = %d %s, want 200", status, body)
+	}
+	clock.Advance(6 * time.Minute) // past the default 5 minutes
+	for _, tc := range []struct {
+		sid, action  string
+		status, code int
+	}{
+		{answered, "approve", 403, 60322},
+		{answered, "deny", 403, 60322},
+		{expired, "approve", 403, 60323},
+		{expired, "deny", 403, 60323},
+	} {
+		status, body := answer(tc.sid, tc.action)
+		if code, inBody := twilioError(t, body); status != tc.status || inBody != tc.status || code != tc.code {
+			t.Errorf("%s %s = %d %s, want %d · %d", tc.action, tc.sid, status, body, tc.status, tc.code)
+		}
+	}
+}

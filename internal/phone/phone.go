@@ -401,6 +401,15 @@ func (h *Handler) answer(ctx context.Context, w http.ResponseWriter, factorSID, 
 	writeJSON(w, http.StatusOK, map[string]string{"sid": c.SID, "status": c.Status})
 }
 
+// verifyd's errors for a challenge that cannot be answered. The device
+// refuses these states before it posts, and verifyd when the state changed
+// in between; the page gets the same error either way.
+const (
+	codeChallengeAnswered = 60322
+	codeChallengeExpired  = 60323
+	codeChallengeNotFound = 60391
+)
+
 // writeDeviceError passes on verifyd's answer to a device, or says what the
 // simulator refused.
 func writeDeviceError(w http.ResponseWriter, err error) {
@@ -410,8 +419,12 @@ func writeDeviceError(w http.ResponseWriter, err error) {
 		writeCoded(w, de.Status, de.Code, err.Error())
 	case errors.As(err, &de):
 		writeError(w, de.Status, err.Error())
-	case errors.Is(err, device.ErrChallengeExpired), errors.Is(err, device.ErrChallengeResponded), errors.Is(err, device.ErrWrongFactor):
-		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, device.ErrChallengeResponded):
+		writeCoded(w, http.StatusForbidden, codeChallengeAnswered, err.Error())
+	case errors.Is(err, device.ErrChallengeExpired):
+		writeCoded(w, http.StatusForbidden, codeChallengeExpired, err.Error())
+	case errors.Is(err, device.ErrWrongFactor): // verifyd hides another factor's challenge
+		writeCoded(w, http.StatusNotFound, codeChallengeNotFound, err.Error())
 	default:
 		writeError(w, http.StatusBadGateway, err.Error())
 	}
