@@ -257,3 +257,22 @@ func TestPhoneAnswerToAnsweredOrExpiredIsVerifydError(t *testing.T) {
 		}
 	}
 }
+
+// TestPhoneEnrollBodyTooLarge: a body over the phone's cap gets 413 ·
+// 20413, as verifyd's own operations answer one, not a 400 saying it is
+// not JSON; and no device is made.
+func TestPhoneEnrollBodyTooLarge(t *testing.T) {
+	e := startPhone(t)
+	for _, body := range []string{
+		`{"token":"` + strings.Repeat("a", 20<<10) + `"}`,
+		strings.Repeat(" ", 20<<10) + `{"token":"x"}`,
+	} {
+		status, resp := e.call(http.MethodPost, "/phone/api/devices", "application/json", body, "", "")
+		if code, inBody := twilioError(t, resp); status != http.StatusRequestEntityTooLarge || inBody != status || code != 20413 {
+			t.Errorf("POST /phone/api/devices with %d bytes = %d %s, want 413 · 20413", len(body), status, resp)
+		}
+	}
+	if _, resp := e.call(http.MethodGet, "/phone/api/devices", "", "", "", ""); strings.TrimSpace(string(resp)) != "[]" {
+		t.Errorf("devices after the refusals: %s, want []", resp)
+	}
+}

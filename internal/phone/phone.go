@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -226,7 +225,13 @@ func (h *Handler) enroll(ctx context.Context, w http.ResponseWriter, r *http.Req
 		Token string `json:"token"`
 		Name  string `json:"friendly_name"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil {
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes", maxBody))
+		return
+	case err != nil:
 		writeError(w, http.StatusBadRequest, "the body is not JSON with a token")
 		return
 	}
