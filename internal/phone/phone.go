@@ -11,8 +11,9 @@
 //
 // It is a dev tool: verifyd mounts it only in dev mode on a loopback listen
 // address, and it answers only requests that came in on a loopback
-// connection with a loopback Host, so that a web page elsewhere cannot
-// reach it through DNS rebinding.
+// connection with a loopback Host and no proxy's forwarding headers, so
+// that a web page elsewhere cannot reach it through DNS rebinding, nor a
+// client elsewhere through a tunnel.
 package phone
 
 import (
@@ -105,12 +106,21 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Local reports whether r came in on a loopback connection and names a
-// loopback host: the phone answers nothing else.
+// Local reports whether r came in on a loopback connection, names a
+// loopback host and was not relayed by a proxy: the phone answers nothing
+// else.
 func Local(r *http.Request) bool {
 	addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if !ok || !loopbackHost(addr.String()) {
 		return false
+	}
+	// A tunnel on this machine connects over loopback, and may rewrite
+	// Host to localhost, for a client anywhere; it says so in one of these
+	// headers, which browsers never send.
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
+		if _, relayed := r.Header[h]; relayed {
+			return false
+		}
 	}
 	return loopbackHost(r.Host)
 }
