@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,31 +47,8 @@ func TestPhoneInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(t.Context(), browserTimeout)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.WindowSize(desktopWidth, desktopHeight),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Env("HOME="+t.TempDir()),
-	)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
 	start := time.Now()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	ctx := phoneBrowser(t, bin)
 	var rec pageRecord
 	if err := chromedp.Listen(ctx, rec.listen); err != nil {
 		t.Fatal(err)
@@ -216,6 +194,77 @@ func TestPhoneInBrowser(t *testing.T) {
 		t.Errorf("%d webhook events, want 2 (approved, denied): %+v", n, recv.Events())
 	}
 	t.Logf("%d requests; browser session took %v", len(requests), time.Since(start).Round(time.Millisecond))
+}
+
+// phoneBrowser starts headless Chromium at bin, for at most
+// browserTimeout, and returns the context of its tab; the test's cleanup
+// stops it.
+func phoneBrowser(t *testing.T, bin string) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), browserTimeout)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.WindowSize(desktopWidth, desktopHeight),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Env("HOME="+t.TempDir()),
+	)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelTab)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// TestPhoneInboxShowsOnlyTheSelectedDevice: when the developer selects
+// another device while the inbox of the one before is on its way, that
+// answer is dropped, not shown as the new device's challenges with
+// buttons that would answer them as the wrong device.
+func TestPhoneInboxShowsOnlyTheSelectedDevice(t *testing.T) {
+	bin := chromium(t)
+	e := startPhone(t)
+	a, b := e.enroll("phone-user-0401"), e.enroll("phone-user-0402")
+	onA := e.challenge("phone-user-0401", a, "Only on the first device")
+	ctx := phoneBrowser(t, bin)
+	step(ctx, t, "load /phone with two devices",
+		chromedp.Navigate(e.s.URL+"/phone"),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`.device[data-factor=%q]`, a))),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`.device[data-factor=%q]`, b))),
+	)
+	// switchTo selects each device in turn at once, as quick clicks do,
+	// and lists the inbox when no poll is on its way.
+	switchTo := func(sids ...string) []string {
+		t.Helper()
+		quoted, err := json.Marshal(sids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run(ctx, t, fmt.Sprintf("select %v", sids), chromedp.Evaluate[[]string](`(async () => {
+			const idle = () => new Promise((done) => { const wait = () => polling ? setTimeout(wait, 1) : done(); wait(); });
+			await idle();
+			for (const sid of `+string(quoted)+`) select(sid);
+			await idle();
+			return [...document.querySelectorAll("li.challenge")].map((li) => li.dataset.sid);
+		})()`, chromedp.EvalAwaitPromise))
+	}
+	if got := switchTo(a); len(got) != 1 || got[0] != onA {
+		t.Fatalf("inbox of the first device lists %v, want %s", got, onA)
+	}
+	if got := switchTo(a, b); len(got) != 0 {
+		t.Errorf("inbox of the second device, selected while the first's was on its way, lists %v, want none", got)
+	}
 }
 
 // checkFits fails t if the page is wider than its viewport: on a phone,

@@ -11,8 +11,9 @@
 //
 // It is a dev tool: verifyd mounts it only in dev mode on a loopback listen
 // address, and it answers only requests that came in on a loopback
-// connection with a loopback Host, so that a web page elsewhere cannot
-// reach it through DNS rebinding.
+// connection with a loopback Host and no proxy's forwarding headers, so
+// that a web page elsewhere cannot reach it through DNS rebinding, nor a
+// client elsewhere through a tunnel.
 package phone
 
 import (
@@ -21,7 +22,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -106,12 +106,21 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Local reports whether r came in on a loopback connection and names a
-// loopback host: the phone answers nothing else.
+// Local reports whether r came in on a loopback connection, names a
+// loopback host and was not relayed by a proxy: the phone answers nothing
+// else.
 func Local(r *http.Request) bool {
 	addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if !ok || !loopbackHost(addr.String()) {
 		return false
+	}
+	// A tunnel on this machine connects over loopback, and may rewrite
+	// Host to localhost, for a client anywhere; it says so in one of these
+	// headers, which browsers never send.
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
+		if _, relayed := r.Header[h]; relayed {
+			return false
+		}
 	}
 	return loopbackHost(r.Host)
 }
@@ -226,7 +235,13 @@ func (h *Handler) enroll(ctx context.Context, w http.ResponseWriter, r *http.Req
 		Token string `json:"token"`
 		Name  string `json:"friendly_name"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil {
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes", maxBody))
+		return
+	case err != nil:
 		writeError(w, http.StatusBadRequest, "the body is not JSON with a token")
 		return
 	}
@@ -338,7 +353,8 @@ func (h *Handler) inbox(ctx context.Context, w http.ResponseWriter, factorSID, b
 		writeDeviceError(w, err)
 		return
 	}
-	challenges, err := d.Challenges(ctx, device.ListLimit(maxInbox))
+	// Newest first: past maxInbox, the oldest drop out, not the new ones.
+	challenges, err := d.Challenges(ctx, device.ListOrder("desc"), device.ListLimit(maxInbox))
 	if err != nil {
 		writeDeviceError(w, err)
 		return
@@ -400,6 +416,15 @@ func (h *Handler) answer(ctx context.Context, w http.ResponseWriter, factorSID, 
 	writeJSON(w, http.StatusOK, map[string]string{"sid": c.SID, "status": c.Status})
 }
 
+// verifyd's errors for a challenge that cannot be answered. The device
+// refuses these states before it posts, and verifyd when the state changed
+// in between; the page gets the same error either way.
+const (
+	codeChallengeAnswered = 60322
+	codeChallengeExpired  = 60323
+	codeChallengeNotFound = 60391
+)
+
 // writeDeviceError passes on verifyd's answer to a device, or says what the
 // simulator refused.
 func writeDeviceError(w http.ResponseWriter, err error) {
@@ -409,8 +434,12 @@ func writeDeviceError(w http.ResponseWriter, err error) {
 		writeCoded(w, de.Status, de.Code, err.Error())
 	case errors.As(err, &de):
 		writeError(w, de.Status, err.Error())
-	case errors.Is(err, device.ErrChallengeExpired), errors.Is(err, device.ErrChallengeResponded), errors.Is(err, device.ErrWrongFactor):
-		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, device.ErrChallengeResponded):
+		writeCoded(w, http.StatusForbidden, codeChallengeAnswered, err.Error())
+	case errors.Is(err, device.ErrChallengeExpired):
+		writeCoded(w, http.StatusForbidden, codeChallengeExpired, err.Error())
+	case errors.Is(err, device.ErrWrongFactor): // verifyd hides another factor's challenge
+		writeCoded(w, http.StatusNotFound, codeChallengeNotFound, err.Error())
 	default:
 		writeError(w, http.StatusBadGateway, err.Error())
 	}

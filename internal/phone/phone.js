@@ -73,15 +73,19 @@ function select(sid) {
 async function poll() {
   if (!selected || polling) return;
   polling = true;
+  const sid = selected;
   try {
-    const box = await call("GET", api + "/" + selected + "/inbox");
+    const box = await call("GET", api + "/" + sid + "/inbox");
+    // Another device was selected meanwhile: this inbox is not its.
+    if (sid !== selected) return;
     skew = Date.parse(box.now) - Date.now();
     render(box.items);
     say("inbox-status", "");
   } catch (e) {
-    say("inbox-status", "Inbox: " + e.message, true);
+    if (sid === selected) say("inbox-status", "Inbox: " + e.message, true);
   } finally {
     polling = false;
+    if (sid !== selected) poll();
   }
 }
 

@@ -39,3 +39,28 @@ func TestLocal(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalRefusesProxiedRequests: a request that a proxy or tunnel on this
+// machine relayed comes in on loopback, often with a loopback Host
+// rewritten for it, but from a client elsewhere; its forwarding headers
+// say so, and the phone is not its.
+func TestLocalRefusesProxiedRequests(t *testing.T) {
+	addr, err := net.ResolveTCPAddr("tcp", "127.0.0.1:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range [][2]string{
+		{"X-Forwarded-For", "203.0.113.9"},
+		{"X-Forwarded-Host", "tunnel.example"},
+		{"Forwarded", "for=203.0.113.9;host=tunnel.example"},
+		{"X-Real-Ip", "203.0.113.9"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/phone", nil)
+		r.Host = "localhost:8080"
+		r.Header.Set(h[0], h[1])
+		r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, addr))
+		if Local(r) {
+			t.Errorf("Local(loopback, Host localhost, %s: %s) = true, want false", h[0], h[1])
+		}
+	}
+}
