@@ -47,13 +47,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.verifyd, "verifyd", "bin/verifyd", "path of the verifyd binary to load")
-	fs.IntVar(&o.rounds, "rounds", 5, "interleaved rounds of baseline and verifyd fetch load")
+	fs.IntVar(&o.rounds, "rounds", 7, "interleaved rounds of baseline and verifyd fetch load")
 	fs.DurationVar(&o.duration, "duration", 5e9, "length of each round")
 	fs.IntVar(&o.conns, "conns", 32, "concurrent keep-alive connections")
 	fs.DurationVar(&o.createDuration, "create-duration", 5e9, "length of the create round (0 skips it)")
 	wrk := fs.String("wrk", "auto", "also run the fetch rounds with wrk: on, off, or auto (when wrk is on PATH)")
 	fs.DurationVar(&o.memoryDuration, "memory-duration", 60e9, "length of the mixed load during which verifyd's RSS is sampled (0 skips it)")
+	pin := fs.String("pin", "auto", "pin the servers to core 1 (GOMAXPROCS=1) and the load generators to core 0 with taskset: on, off, or auto")
+	fs.StringVar(&o.peersDir, "peers", "bin", "directory of the peer stacks' binaries (peer-ogen, peer-echo); empty skips them")
 	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	o.stdout = stdout
+	var err error
+	if o.pin, err = decidePinning(*pin); err != nil {
+		return err
+	}
+	if err := o.pin.pinSelf(ctx); err != nil {
 		return err
 	}
 	if o.rounds < 1 || o.conns < 1 || o.duration <= 0 {
