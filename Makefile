@@ -166,9 +166,10 @@ bench: bench-go bench-load ## Every benchmark: Go microbenchmarks, then the loop
 bench-go: ## Go microbenchmarks with -benchmem (BENCHTIME, default 2s)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
 
-bench-load: ## Load benchmark: verifyd, the bare generated echo server and a plain net/http server on loopback, interleaved rounds
+bench-load: ## Load benchmark, cores pinned: verifyd, a plain net/http baseline, the bare generated echo server, and the ogen and echo+OapiRequestValidator peers, interleaved rounds
 	$(GO) build -o bin/verifyd ./cmd/verifyd
 	$(GO) build -o bin/verifybench ./cmd/verifybench
+	$(GO) -C cmd/verifybench/peers build -o ../../../bin/ ./peer-ogen ./peer-echo
 	bin/verifybench -verifyd bin/verifyd $(LOAD_ARGS)
 
 bench-smoke: ## Run each benchmark once, and the load benchmark for a second, to prove they still work

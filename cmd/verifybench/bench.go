@@ -255,6 +255,18 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		stack{name: "verifyd 401 (secret)", p: vd, url: fetchURL, auth: wrongAuth, want: http.StatusUnauthorized},
 		stack{name: "verifyd challenge", p: vd, url: chalURL, auth: authorization, want: http.StatusOK},
 	)
+	for _, s := range stacks[1:] {
+		if s.want != http.StatusOK || s.p == vd {
+			continue
+		}
+		same, err := sameFetch(ctx, s.url, s.auth, body)
+		if err != nil {
+			return fmt.Errorf("%s does not answer as verifyd: %w", s.name, err)
+		}
+		if !same {
+			fmt.Fprintf(stdout, "verifybench: %s sends the same JSON as verifyd in other bytes\n", s.name)
+		}
+	}
 	goLoad := func(s stack) (result, error) {
 		return load(ctx, o, s.want, func() (*http.Request, error) {
 			req, err := http.NewRequest(http.MethodGet, s.url, nil)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/verifykit/verifykit/device"
@@ -95,4 +97,38 @@ func pendingChallenge(ctx context.Context, base, service, accessToken, account, 
 		return "", fmt.Errorf("create challenge: %w", err)
 	}
 	return u + "/" + c.SID, nil
+}
+
+// sameFetch fetches url once and checks that its body is the JSON that
+// verifyd sent (want): a peer that answered less would be cheaper for it.
+// It says whether the bytes are equal too.
+func sameFetch(ctx context.Context, u, auth string, want []byte) (sameBytes bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return false, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("status %d: %s", resp.StatusCode, got)
+	}
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		return false, fmt.Errorf("body: %w", err)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		return false, fmt.Errorf("verifyd's body: %w", err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		return false, fmt.Errorf("body %s, want verifyd's %s", got, want)
+	}
+	return bytes.Equal(got, want), nil
 }
