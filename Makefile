@@ -33,7 +33,7 @@ CLIENT_PKGS := ./gen/verifyclient ./gen/models
 # How long each Go benchmark runs, and flags for the load benchmark
 # (bin/verifybench -help lists them: -rounds, -duration, -conns, ...).
 BENCHTIME ?= 2s
-LOAD_ARGS ?= -rounds 5 -duration 5s -create-duration 5s -memory-duration 60s
+LOAD_ARGS ?= -rounds 7 -duration 3s -create-duration 5s -memory-duration 60s
 # Extra arguments for `make run`, e.g. make run ARGS='-addr 127.0.0.1:9090'.
 ARGS ?=
 # How long `make soak` runs the soak test (cmd/verifyd/soak_test.go), and extra go test
