@@ -32,7 +32,6 @@ type options struct {
 	wrk            bool // also run the fetch rounds with wrk
 	pin            pinning
 	peersDir       string // where the peer stacks' binaries are; "" skips them
-	stdout         io.Writer
 }
 
 // result is one round of load against one server.
@@ -220,7 +219,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("set up a pending challenge: %w", err)
 	}
-	peers, err := startPeers(ctx, o, bodyFile, headerFile, creds.AccountSID, creds.AuthToken)
+	peers, err := startPeers(ctx, o, stdout, bodyFile, headerFile, creds.AccountSID, creds.AuthToken)
 	if err != nil {
 		return err
 	}

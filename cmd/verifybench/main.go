@@ -63,7 +63,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	o.stdout = stdout
 	var err error
 	if o.pin, err = decidePinning(*pin); err != nil {
 		return err

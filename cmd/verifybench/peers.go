@@ -33,7 +33,7 @@ type peer struct {
 
 // startPeers starts each peer binary found in o.peersDir; a missing one
 // is skipped with a printed reason.
-func startPeers(ctx context.Context, o options, bodyFile, headerFile, account, secret string) ([]peer, error) {
+func startPeers(ctx context.Context, o options, stdout io.Writer, bodyFile, headerFile, account, secret string) ([]peer, error) {
 	var peers []peer
 	if o.peersDir == "" {
 		return nil, nil
@@ -41,7 +41,7 @@ func startPeers(ctx context.Context, o options, bodyFile, headerFile, account, s
 	for _, ps := range peerStacks {
 		bin := filepath.Join(o.peersDir, ps.binary)
 		if _, err := os.Stat(bin); err != nil {
-			fmt.Fprintf(o.stdout, "verifybench: peer %s skipped: %v (make bench-load builds it)\n", ps.name, err)
+			fmt.Fprintf(stdout, "verifybench: peer %s skipped: %v (make bench-load builds it)\n", ps.name, err)
 			continue
 		}
 		p, err := startProcess(ctx, o.pin, nil, bin, bodyFile, headerFile, account, secret)

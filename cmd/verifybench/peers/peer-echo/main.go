@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec, err := verifyserver.GetSwagger()
+	spec, err := verifyserver.GetSpec()
 	if err != nil {
 		return fmt.Errorf("load the spec: %w", err)
 	}
