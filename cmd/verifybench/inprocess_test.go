@@ -38,6 +38,12 @@ type benchEnv struct {
 
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
+	return newBenchEnvConfig(b, api.Config{})
+}
+
+// newBenchEnvConfig is newBenchEnv with the handler's settings given.
+func newBenchEnvConfig(b *testing.B, cfg api.Config) *benchEnv {
+	b.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "verifyd.db"))
 	if err != nil {
@@ -48,7 +54,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := api.NewHandler(api.Config{}, st, keys, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	h, err := api.NewHandler(cfg, st, keys, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -190,6 +196,36 @@ func BenchmarkFetchInvalid(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		q.serve(b, e.h, http.StatusBadRequest)
+	}
+}
+
+// BenchmarkFetchUnknown is a well-formed fetch of a token SID that does
+// not exist: 404 · 20404, the answer to a client guessing SIDs.
+func BenchmarkFetchUnknown(b *testing.B) {
+	e := newBenchEnv(b)
+	unknown := e.fetch[:len(e.fetch)-32] + strings.Repeat("0", 32)
+	q := e.request(http.MethodGet, unknown, "")
+	b.ReportAllocs()
+	for b.Loop() {
+		q.serve(b, e.h, http.StatusNotFound)
+	}
+}
+
+// BenchmarkFetchWrongSecret is a fetch with the right account SID and a
+// wrong secret: 401 · 20003 after the secret's HMAC check. The limit on
+// failed authentications is off, as in the load benchmark, or it would
+// answer 429 before checking from the eleventh request on.
+func BenchmarkFetchWrongSecret(b *testing.B) {
+	e := newBenchEnvConfig(b, api.Config{AuthFailureLimit: -1})
+	q := e.request(http.MethodGet, e.fetch, "")
+	user, secret, ok := q.base.BasicAuth()
+	if !ok {
+		b.Fatal("the bench request has no Basic credentials")
+	}
+	q.base.SetBasicAuth(user, strings.Repeat("0", len(secret)))
+	b.ReportAllocs()
+	for b.Loop() {
+		q.serve(b, e.h, http.StatusUnauthorized)
 	}
 }
 
