@@ -79,8 +79,9 @@ fmt-check: ## Fail if any hand-written .go file is not gofmt-ed
 	if [ -n "$$bad" ]; then echo "fmt-check: run gofmt -w on:"; echo "$$bad"; exit 1; fi
 	@echo "fmt-check: ok"
 
-vet: ## go vet ./...
+vet: ## go vet ./..., and in the peers' own module (cmd/verifybench/peers)
 	$(GO) vet ./...
+	$(GO) -C cmd/verifybench/peers vet ./...
 
 staticcheck: ## staticcheck (pinned in tools/go.mod) on every package outside gen/
 	@all="$$($(GO) list ./...)"; \
@@ -107,6 +108,7 @@ golangci-lint-bin: ## Build bin/golangci-lint at the version tools/golangci/go.m
 # or kin-openapi that arrive through a dependency of the generated client.
 golangci-lint: golangci-lint-bin ## golangci-lint (.golangci.yml): govet, staticcheck, revive, errorlint, errcheck, gosec, depguard's import rules
 	$(GOLANGCI_LINT) run ./...
+	cd cmd/verifybench/peers && $(abspath $(GOLANGCI_LINT)) run ./...
 
 client-deps: ## Fail if gen/verifyclient or gen/models depend on echo or kin-openapi
 	@deps="$$($(GO) list -deps $(CLIENT_PKGS))"; \
