@@ -165,8 +165,9 @@ fuzz-short: ## Run every Fuzz* target for 10s each (CI)
 
 bench: bench-go bench-load ## Every benchmark: Go microbenchmarks, then the loopback load benchmark
 
-bench-go: ## Go microbenchmarks with -benchmem (BENCHTIME, default 2s)
+bench-go: ## Go microbenchmarks with -benchmem (BENCHTIME, default 2s), the peers' module's too
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
+	$(GO) -C cmd/verifybench/peers test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
 
 bench-load: ## Load benchmark, cores pinned: verifyd, a plain net/http baseline, the bare generated echo server, and the ogen and echo+OapiRequestValidator peers, interleaved rounds
 	$(GO) build -o bin/verifyd ./cmd/verifyd
@@ -176,6 +177,7 @@ bench-load: ## Load benchmark, cores pinned: verifyd, a plain net/http baseline,
 
 bench-smoke: ## Run each benchmark once, and the load benchmark for a second, to prove they still work
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
+	$(GO) -C cmd/verifybench/peers test -run '^$$' -bench . -benchtime=1x ./...
 	$(MAKE) --no-print-directory bench-load LOAD_ARGS='-rounds 1 -duration 1s -create-duration 1s -memory-duration 2s'
 
 screenshots: ## Rewrite test-output/*.png from the browser tests (headless Chromium)

@@ -40,9 +40,18 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	h, err := newHandler(a)
+	if err != nil {
+		return err
+	}
+	return fixed.Serve(ctx, h, os.Stdout)
+}
+
+// newHandler is the validated echo stack answering with a's fetch.
+func newHandler(a fixed.Args) (http.Handler, error) {
 	spec, err := verifyserver.GetSpec()
 	if err != nil {
-		return fmt.Errorf("load the spec: %w", err)
+		return nil, fmt.Errorf("load the spec: %w", err)
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -64,7 +73,7 @@ func run(ctx context.Context, args []string) error {
 		},
 	}))
 	verifyserver.RegisterHandlers(e, verifyserver.NewStrictHandler(server{a: a}, nil))
-	return fixed.Serve(ctx, e, os.Stdout)
+	return e, nil
 }
 
 // validateResponses validates each response against the spec with

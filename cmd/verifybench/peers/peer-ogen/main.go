@@ -34,9 +34,18 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	h, err := newHandler(a)
+	if err != nil {
+		return err
+	}
+	return fixed.Serve(ctx, h, os.Stdout)
+}
+
+// newHandler is the ogen server answering with a's fetch.
+func newHandler(a fixed.Args) (http.Handler, error) {
 	var tok ogenapi.AccessToken
 	if err := tok.Decode(jx.DecodeBytes(a.Body)); err != nil {
-		return fmt.Errorf("decode the fetch body: %w", err)
+		return nil, fmt.Errorf("decode the fetch body: %w", err)
 	}
 	// The header fields the spec declares are ogen's to write; the others
 	// (Vary, say) are set before it runs.
@@ -60,13 +69,12 @@ func run(ctx context.Context, args []string) error {
 	a.Header.Del("Content-Type")
 	srv, err := ogenapi.NewServer(handler{resp: resp}, security{a})
 	if err != nil {
-		return fmt.Errorf("new server: %w", err)
+		return nil, fmt.Errorf("new server: %w", err)
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.SetHeader(w.Header())
 		srv.ServeHTTP(w, r)
-	})
-	return fixed.Serve(ctx, h, os.Stdout)
+	}), nil
 }
 
 // handler serves FetchAccessToken; ogen answers the other operations
