@@ -33,7 +33,7 @@ CLIENT_PKGS := ./gen/verifyclient ./gen/models
 # How long each Go benchmark runs, and flags for the load benchmark
 # (bin/verifybench -help lists them: -rounds, -duration, -conns, ...).
 BENCHTIME ?= 2s
-LOAD_ARGS ?= -rounds 5 -duration 5s -create-duration 5s -memory-duration 60s
+LOAD_ARGS ?= -rounds 7 -duration 3s -create-duration 5s -memory-duration 60s
 # Extra arguments for `make run`, e.g. make run ARGS='-addr 127.0.0.1:9090'.
 ARGS ?=
 # How long `make soak` runs the soak test (cmd/verifyd/soak_test.go), and extra go test
@@ -79,8 +79,9 @@ fmt-check: ## Fail if any hand-written .go file is not gofmt-ed
 	if [ -n "$$bad" ]; then echo "fmt-check: run gofmt -w on:"; echo "$$bad"; exit 1; fi
 	@echo "fmt-check: ok"
 
-vet: ## go vet ./...
+vet: ## go vet ./..., and in the peers' own module (cmd/verifybench/peers)
 	$(GO) vet ./...
+	$(GO) -C cmd/verifybench/peers vet ./...
 
 staticcheck: ## staticcheck (pinned in tools/go.mod) on every package outside gen/
 	@all="$$($(GO) list ./...)"; \
@@ -107,6 +108,7 @@ golangci-lint-bin: ## Build bin/golangci-lint at the version tools/golangci/go.m
 # or kin-openapi that arrive through a dependency of the generated client.
 golangci-lint: golangci-lint-bin ## golangci-lint (.golangci.yml): govet, staticcheck, revive, errorlint, errcheck, gosec, depguard's import rules
 	$(GOLANGCI_LINT) run ./...
+	cd cmd/verifybench/peers && $(abspath $(GOLANGCI_LINT)) run ./...
 
 client-deps: ## Fail if gen/verifyclient or gen/models depend on echo or kin-openapi
 	@deps="$$($(GO) list -deps $(CLIENT_PKGS))"; \
@@ -163,16 +165,19 @@ fuzz-short: ## Run every Fuzz* target for 10s each (CI)
 
 bench: bench-go bench-load ## Every benchmark: Go microbenchmarks, then the loopback load benchmark
 
-bench-go: ## Go microbenchmarks with -benchmem (BENCHTIME, default 2s)
+bench-go: ## Go microbenchmarks with -benchmem (BENCHTIME, default 2s), the peers' module's too
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
+	$(GO) -C cmd/verifybench/peers test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
 
-bench-load: ## Load benchmark: verifyd, the bare generated echo server and a plain net/http server on loopback, interleaved rounds
+bench-load: ## Load benchmark, cores pinned: verifyd, a plain net/http baseline, the bare generated echo server, and the ogen and echo+OapiRequestValidator peers, interleaved rounds
 	$(GO) build -o bin/verifyd ./cmd/verifyd
 	$(GO) build -o bin/verifybench ./cmd/verifybench
+	$(GO) -C cmd/verifybench/peers build -o ../../../bin/ ./peer-ogen ./peer-echo
 	bin/verifybench -verifyd bin/verifyd $(LOAD_ARGS)
 
 bench-smoke: ## Run each benchmark once, and the load benchmark for a second, to prove they still work
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
+	$(GO) -C cmd/verifybench/peers test -run '^$$' -bench . -benchtime=1x ./...
 	$(MAKE) --no-print-directory bench-load LOAD_ARGS='-rounds 1 -duration 1s -create-duration 1s -memory-duration 2s'
 
 screenshots: ## Rewrite test-output/*.png from the browser tests (headless Chromium)

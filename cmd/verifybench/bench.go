@@ -30,6 +30,8 @@ type options struct {
 	createDuration time.Duration
 	memoryDuration time.Duration
 	wrk            bool // also run the fetch rounds with wrk
+	pin            pinning
+	peersDir       string // where the peer stacks' binaries are; "" skips them
 }
 
 // result is one round of load against one server.
@@ -76,8 +78,8 @@ func (p *process) interrupt() {
 
 // startProcess runs name with args and waits for its "listening on ADDR".
 // Its standard error goes to stderr; nil discards it.
-func startProcess(ctx context.Context, stderr *os.File, name string, args ...string) (*process, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
+func startProcess(ctx context.Context, pin pinning, stderr *os.File, name string, args ...string) (*process, error) {
+	cmd := pin.server(ctx, name, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -116,7 +118,10 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer func() { _ = logFile.Close() }() // read back by name, below
-	vd, err := startProcess(ctx, logFile, o.verifyd, "-addr", "127.0.0.1:0", "-data-dir", dir)
+	// The limit on failed authentications is off: the 401 row measures the
+	// secret's check on every request, where the limit would answer 429
+	// before checking after the tenth, and lock the good rows out too.
+	vd, err := startProcess(ctx, o.pin, logFile, o.verifyd, "-addr", "127.0.0.1:0", "-data-dir", dir, "-auth-failure-limit", "-1")
 	if err != nil {
 		return err
 	}
@@ -159,7 +164,8 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("seed create: %d %s", resp.StatusCode, created)
 	}
 	var tok struct {
-		SID string `json:"sid"`
+		SID   string `json:"sid"`
+		Token string `json:"token"`
 	}
 	if err := json.Unmarshal(created, &tok); err != nil {
 		return err
@@ -196,85 +202,93 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bl, err := startProcess(ctx, nil, self, "serve-baseline", bodyFile, headerFile)
+	bl, err := startProcess(ctx, o.pin, nil, self, "serve-baseline", bodyFile, headerFile)
 	if err != nil {
 		return err
 	}
 	defer bl.stop()
 	baseFetchURL := strings.Replace(fetchURL, vd.addr, bl.addr, 1)
-	fl, err := startProcess(ctx, nil, self, "serve-floor", bodyFile, headerFile)
+	fl, err := startProcess(ctx, o.pin, nil, self, "serve-floor", bodyFile, headerFile)
 	if err != nil {
 		return err
 	}
 	defer fl.stop()
 	floorFetchURL := strings.Replace(fetchURL, vd.addr, fl.addr, 1)
 
-	fmt.Fprintf(stdout, "verifybench: %d rounds × %s, %d connections, fetch body %d bytes, GOMAXPROCS of children = all cores\n",
-		o.rounds, o.duration, o.conns, len(body))
+	chalURL, err := pendingChallenge(ctx, base, creds.ServiceSID, tok.Token, creds.AccountSID, creds.AuthToken)
+	if err != nil {
+		return fmt.Errorf("set up a pending challenge: %w", err)
+	}
+	peers, err := startPeers(ctx, o, stdout, bodyFile, headerFile, creds.AccountSID, creds.AuthToken)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, p := range peers {
+			p.p.stop()
+		}
+	}()
+
+	fmt.Fprintf(stdout, "verifybench: %d rounds × %s, %d connections, fetch body %d bytes\n", o.rounds, o.duration, o.conns, len(body))
+	fmt.Fprintf(stdout, "verifybench: %s\n", o.pin)
+	if up, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Fprintf(stdout, "verifybench: load average before the rounds: %s", up)
+	}
 	failed := 0
-	served := 2 // the seed create and fetch
-	// fetchFrom is the Go load generator's fetch load on one server.
-	fetchFrom := func(url string) (result, error) {
-		return load(ctx, o, http.StatusOK, func() (*http.Request, error) {
-			req, err := http.NewRequest(http.MethodGet, url, nil)
+	served := 3 // the seed create and fetch, and the challenge's create
+	authorization := "Basic " + base64.StdEncoding.EncodeToString([]byte(creds.AccountSID+":"+creds.AuthToken))
+	wrongAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(creds.AccountSID+":"+strings.Repeat("0", len(creds.AuthToken))))
+	unknownURL := fetchURL[:strings.LastIndex(fetchURL, "/")+1] + "YK" + strings.Repeat("0", 32)
+	// The stacks of each round, in order; efficiency is the first's CPU
+	// per request over each one's.
+	stacks := []stack{
+		{name: "baseline net/http", p: bl, url: baseFetchURL, auth: authorization, want: http.StatusOK},
+		{name: "floor (bare echo)", p: fl, url: floorFetchURL, auth: authorization, want: http.StatusOK},
+		{name: "verifyd fetch", p: vd, url: fetchURL, auth: authorization, want: http.StatusOK},
+	}
+	for _, p := range peers {
+		stacks = append(stacks, stack{name: p.name, p: p.p, url: strings.Replace(fetchURL, vd.addr, p.p.addr, 1), auth: authorization, want: http.StatusOK})
+	}
+	stacks = append(stacks,
+		stack{name: "verifyd 404 (unknown)", p: vd, url: unknownURL, auth: authorization, want: http.StatusNotFound},
+		stack{name: "verifyd 401 (secret)", p: vd, url: fetchURL, auth: wrongAuth, want: http.StatusUnauthorized},
+		stack{name: "verifyd challenge", p: vd, url: chalURL, auth: authorization, want: http.StatusOK},
+	)
+	for _, s := range stacks[1:] {
+		if s.want != http.StatusOK || s.p == vd {
+			continue
+		}
+		same, err := sameFetch(ctx, s.url, s.auth, body)
+		if err != nil {
+			return fmt.Errorf("%s does not answer as verifyd: %w", s.name, err)
+		}
+		if !same {
+			fmt.Fprintf(stdout, "verifybench: %s sends the same JSON as verifyd in other bytes\n", s.name)
+		}
+	}
+	goLoad := func(s stack) (result, error) {
+		return load(ctx, o, s.want, func() (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodGet, s.url, nil)
 			if err == nil {
-				req.SetBasicAuth(creds.AccountSID, creds.AuthToken)
+				req.Header.Set("Authorization", s.auth)
 			}
 			return req, err
 		}), nil
 	}
-	// The servers of each round, in order; the ratios are to the first.
-	servers := []struct {
-		name string
-		p    *process
-		url  string
-	}{
-		{"baseline net/http", bl, baseFetchURL},
-		{"generated echo", fl, floorFetchURL},
-		{"verifyd fetch", vd, fetchURL},
-	}
-	// rounds runs the interleaved rounds with one load generator and
-	// prints each round and the median ratios.
-	rounds := func(label, name string, run func(url string) (result, error)) error {
-		ratios := make([][]float64, len(servers))
-		for r := 1; r <= o.rounds; r++ {
-			var base float64
-			for i, srv := range servers {
-				res, err := measured(srv.p, run, srv.url)
-				if err != nil {
-					return err
-				}
-				failed += res.errors
-				line := fmt.Sprintf("round %d  %s%-18s %s", r, label, srv.name, res)
-				if i == 0 {
-					base = res.rps()
-				} else {
-					ratios[i] = append(ratios[i], res.rps()/base)
-					line += fmt.Sprintf("  ratio %.2f", res.rps()/base)
-				}
-				if srv.p == vd {
-					served += res.requests
-				}
-				fmt.Fprintln(stdout, line)
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+	count := func(s stack, r result) {
+		failed += r.errors
+		if s.p == vd {
+			served += r.requests
 		}
-		fmt.Fprintf(stdout, "fetch throughput ratio generated-echo/baseline%s: %s\n", name, summarize(ratios[1]))
-		fmt.Fprintf(stdout, "fetch throughput ratio verifyd/baseline%s: %s\n", name, summarize(ratios[2]))
-		return nil
 	}
-	if err := rounds("", "", fetchFrom); err != nil {
+	if err := interleave(ctx, o, stdout, "Go generator", stacks, goLoad, count); err != nil {
 		return err
 	}
-	// The same rounds with wrk, a load generator in C: it takes less of
-	// the shared CPU than the Go one, so the servers' own costs weigh more
-	// in its ratio.
+	// The same rounds with wrk, a load generator in C that takes less CPU
+	// per request than the Go one.
 	if o.wrk {
-		authorization := "Basic " + base64.StdEncoding.EncodeToString([]byte(creds.AccountSID+":"+creds.AuthToken))
-		name := fmt.Sprintf(" under wrk -t1 -c%d", o.conns)
-		if err := rounds("wrk ", name, func(url string) (result, error) { return wrkLoad(ctx, o, url, authorization) }); err != nil {
+		name := fmt.Sprintf("wrk -t1 -c%d", o.conns)
+		if err := interleave(ctx, o, stdout, name, stacks, func(s stack) (result, error) { return wrkLoad(ctx, o, s) }, count); err != nil {
 			return err
 		}
 	}
@@ -314,27 +328,6 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d requests failed or got an unexpected status", failed)
 	}
 	return nil
-}
-
-// measured runs one round against the server p and adds the CPU time
-// that p spent on it: throughput alone moves with whatever else shares the
-// machine, while CPU per request is the server's own cost.
-func measured(p *process, run func(url string) (result, error), url string) (result, error) {
-	before, errBefore := cpuOf(p.cmd.Process.Pid)
-	r, err := run(url)
-	if err != nil {
-		return r, err
-	}
-	if after, errAfter := cpuOf(p.cmd.Process.Pid); errBefore == nil && errAfter == nil {
-		r.cpu = after - before
-	}
-	return r, nil
-}
-
-// summarize gives the median, min and max of ratios, sorting them.
-func summarize(ratios []float64) string {
-	slices.Sort(ratios)
-	return fmt.Sprintf("median %.2f (min %.2f, max %.2f)", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
 }
 
 // rssSample is verifyd's resident set size some time into a load.

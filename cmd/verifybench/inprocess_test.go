@@ -227,6 +227,36 @@ func BenchmarkFetchInvalid(b *testing.B) {
 	}
 }
 
+// BenchmarkFetchUnknown is a well-formed fetch of a token SID that does
+// not exist: 404 · 20404, the answer to a client guessing SIDs.
+func BenchmarkFetchUnknown(b *testing.B) {
+	e := newBenchEnv(b)
+	unknown := e.fetch[:len(e.fetch)-32] + strings.Repeat("0", 32)
+	q := e.request(http.MethodGet, unknown, "")
+	b.ReportAllocs()
+	for b.Loop() {
+		q.serve(b, e.h, http.StatusNotFound)
+	}
+}
+
+// BenchmarkFetchWrongSecret is a fetch with the right account SID and a
+// wrong secret: 401 · 20003 after the secret's HMAC check. The limit on
+// failed authentications is off, as in the load benchmark, or it would
+// answer 429 before checking from the eleventh request on.
+func BenchmarkFetchWrongSecret(b *testing.B) {
+	e := newBenchEnvWith(b, func(*sqlite.Store, string, string) api.Config { return api.Config{AuthFailureLimit: -1} })
+	q := e.request(http.MethodGet, e.fetch, "")
+	user, secret, ok := q.base.BasicAuth()
+	if !ok {
+		b.Fatal("the bench request has no Basic credentials")
+	}
+	q.base.SetBasicAuth(user, strings.Repeat("0", len(secret)))
+	b.ReportAllocs()
+	for b.Loop() {
+		q.serve(b, e.h, http.StatusUnauthorized)
+	}
+}
+
 // BenchmarkCreate is a durable create through the full stack.
 func BenchmarkCreate(b *testing.B) {
 	e := newBenchEnv(b)

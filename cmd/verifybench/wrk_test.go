@@ -22,7 +22,7 @@ func TestParseWrk(t *testing.T) {
 Requests/sec:  17661.20
 Transfer/sec:     20.54MB
 `)
-	r, err := parseWrk(out)
+	r, err := parseWrk(out, 200)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ Transfer/sec:     20.54MB
 	if got := r.rps(); got < 17661 || got > 17662 {
 		t.Errorf("rps = %.2f, want 17661.20", got)
 	}
-	if _, err := parseWrk([]byte("unable to connect to 127.0.0.1:1 Connection refused\n")); err == nil {
+	if _, err := parseWrk([]byte("unable to connect to 127.0.0.1:1 Connection refused\n"), 200); err == nil {
 		t.Error("parseWrk(connection refused) = nil error, want one")
 	}
 }
