@@ -50,14 +50,16 @@ help: ## List the targets
 	@echo "Usage: make TARGET"
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-generate: ## Regenerate gen/ from openapi.yaml and internal/docsui/assets/ from swagger-ui-dist (go generate ./...)
+generate: ## Regenerate gen/ and the ogen peer from openapi.yaml, and internal/docsui/assets/ from swagger-ui-dist (go generate)
 	$(GO) generate ./...
+	$(GO) -C cmd/verifybench/peers generate ./...
 
-# The generated trees: gen/ from openapi.yaml, and the Swagger UI files that
-# internal/docsui embeds, copied from the swagger-ui-dist that package.json pins.
-GENERATED := gen/ internal/docsui/assets/
+# The generated trees: gen/ from openapi.yaml, the Swagger UI files that
+# internal/docsui embeds, copied from the swagger-ui-dist that package.json
+# pins, and the benchmark's ogen peer, also from openapi.yaml.
+GENERATED := gen/ internal/docsui/assets/ cmd/verifybench/peers/ogenapi/
 
-check-generated: generate ## Fail if regenerating changes anything under gen/ or internal/docsui/assets/
+check-generated: generate ## Fail if regenerating changes anything under gen/, internal/docsui/assets/ or the ogen peer
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ] || ! git diff --quiet -- $(GENERATED); then \
 		echo "check-generated: $(GENERATED) out of date with openapi.yaml or package.json; run make generate and commit:"; \
 		git status --porcelain -- $(GENERATED); \
@@ -67,10 +69,11 @@ check-generated: generate ## Fail if regenerating changes anything under gen/ or
 	fi
 	@echo "check-generated: $(GENERATED) up to date"
 
-tidy-check: ## Fail if go.mod/go.sum (main, tools/ and tools/golangci/) are not tidy
+tidy-check: ## Fail if go.mod/go.sum (main, tools/, tools/golangci/ and the benchmark's peers) are not tidy
 	$(GO) mod tidy -diff
 	$(GO) -C tools mod tidy -diff
 	$(GO) -C tools/golangci mod tidy -diff
+	$(GO) -C cmd/verifybench/peers mod tidy -diff
 
 fmt-check: ## Fail if any hand-written .go file is not gofmt-ed
 	@files="$$(find . \( -path ./.git -o -path ./node_modules -o -path ./tmp -o -path ./bin \) -prune \

@@ -535,7 +535,7 @@ func (s *Server) decodeCreateChallengeRequest(r *http.Request) (
 							if err := (validate.String{
 								MinLength:     0,
 								MinLengthSet:  false,
-								MaxLength:     512,
+								MaxLength:     1024,
 								MaxLengthSet:  true,
 								Email:         false,
 								Hostname:      false,
@@ -1822,7 +1822,7 @@ func (s *Server) decodeUpdateChallengeRequest(r *http.Request) (
 					if err := (validate.String{
 						MinLength:     0,
 						MinLengthSet:  false,
-						MaxLength:     5456,
+						MaxLength:     40960,
 						MaxLengthSet:  true,
 						Email:         false,
 						Hostname:      false,

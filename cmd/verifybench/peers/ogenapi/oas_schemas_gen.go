@@ -776,7 +776,8 @@ type CreateChallengeRequest struct {
 	// The message shown to the user, up to 256 characters without NUL; required (else 400, code 60368).
 	DetailsDotMessage OptString `json:"Details.Message"`
 	// Up to 20 fields shown to the user, each a JSON object `{"label": …, "value": …}` with a label of
-	// up to 36 characters and a value of up to 128 (else 400, code 60368).
+	// up to 36 characters and a value of up to 128 (else 400, code 60368). Each object may take up to 1024
+	// characters as sent: twilio-go escapes `<`, `>` and `&` as six characters each.
 	DetailsDotFields []string `json:"Details.Fields"`
 	// Context not shown to the user, a stringified JSON object of strings, up to 1024 characters.
 	HiddenDetails OptString `json:"HiddenDetails"`
@@ -3892,7 +3893,8 @@ func (*UnauthorizedHeaders) updateWebhookRes()      {}
 // The form fields of UpdateChallenge.
 // Ref: #/components/schemas/UpdateChallengeRequest
 type UpdateChallengeRequest struct {
-	// The device's signed answer, a compact JWS (see UpdateChallenge).
+	// The device's signed answer, a compact JWS (see UpdateChallenge); up to 40 KiB, which holds the
+	// answer to the largest challenge even when each of its characters is sent as a six-byte JSON escape.
 	AuthPayload string `json:"AuthPayload"`
 	// A stringified JSON object of strings from the device, up to 1024 characters, such as
 	// `{"os":"Android"}`.

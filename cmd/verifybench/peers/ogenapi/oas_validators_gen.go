@@ -914,7 +914,7 @@ func (s *CreateChallengeRequest) Validate() error {
 				if err := (validate.String{
 					MinLength:     0,
 					MinLengthSet:  false,
-					MaxLength:     512,
+					MaxLength:     1024,
 					MaxLengthSet:  true,
 					Email:         false,
 					Hostname:      false,
@@ -3214,7 +3214,7 @@ func (s *UpdateChallengeRequest) Validate() error {
 		if err := (validate.String{
 			MinLength:     0,
 			MinLengthSet:  false,
-			MaxLength:     5456,
+			MaxLength:     40960,
 			MaxLengthSet:  true,
 			Email:         false,
 			Hostname:      false,
