@@ -67,10 +67,11 @@ check-generated: generate ## Fail if regenerating changes anything under gen/ or
 	fi
 	@echo "check-generated: $(GENERATED) up to date"
 
-tidy-check: ## Fail if go.mod/go.sum (main, tools/ and tools/golangci/) are not tidy
+tidy-check: ## Fail if go.mod/go.sum (main, tools/, tools/golangci/ and cmd/verifybench/peers/) are not tidy
 	$(GO) mod tidy -diff
 	$(GO) -C tools mod tidy -diff
 	$(GO) -C tools/golangci mod tidy -diff
+	$(GO) -C cmd/verifybench/peers mod tidy -diff
 
 fmt-check: ## Fail if any hand-written .go file is not gofmt-ed
 	@files="$$(find . \( -path ./.git -o -path ./node_modules -o -path ./tmp -o -path ./bin \) -prune \
