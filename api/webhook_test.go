@@ -273,3 +273,54 @@ func TestWebhookHosts(t *testing.T) {
 		t.Errorf("after a refused update: %v, %v; want the URL unchanged", w, err)
 	}
 }
+
+// TestWebhookRetriesFollowTheUpdatedURL: a backend whose receiver failed
+// fixes the webhook's URL through the API; the retry goes to the new URL,
+// with the same event id, signed over the new URL.
+func TestWebhookRetriesFollowTheUpdatedURL(t *testing.T) {
+	s := verifydtest.Start(t)
+	rc, _ := twilioClient(s, s.AccountSID, s.AuthToken, s.AccountSID)
+	recv := newReceiver(t, s.AuthToken, func(path string, _ int) int {
+		if path == "/broken" {
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	})
+	w, err := rc.VerifyV2.CreateWebhook(s.ServiceSID, (&verifyv2.CreateWebhookParams{}).
+		SetFriendlyName("hook").SetEventTypes([]string{"factor.created"}).SetWebhookUrl(recv.URL+"/broken"))
+	if err != nil {
+		t.Fatalf("CreateWebhook: %v", err)
+	}
+	const identity = "user-0201-hook"
+	at, err := rc.VerifyV2.CreateAccessToken(s.ServiceSID, (&verifyv2.CreateAccessTokenParams{}).SetIdentity(identity).SetFactorType("push"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := device.New(device.WithBaseURL(s.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Enroll(t.Context(), s.ServiceSID, identity, *at.Token); err != nil {
+		t.Fatal(err)
+	}
+	first := recv.wait(t, 1)[0]
+	if first.path != "/broken" {
+		t.Fatalf("first delivery went to %s, want /broken", first.path)
+	}
+	if _, err := rc.VerifyV2.UpdateWebhook(s.ServiceSID, *w.Sid, (&verifyv2.UpdateWebhookParams{}).SetWebhookUrl(recv.URL+"/fixed")); err != nil {
+		t.Fatalf("UpdateWebhook: %v", err)
+	}
+	// The update may land while the next retry to /broken is under way.
+	for n := 2; ; n++ {
+		got := recv.wait(t, n)
+		last := got[n-1]
+		if last.path == "/broken" {
+			continue
+		}
+		if last.path != "/fixed" || !last.valid || last.form.Get("uuid") != first.form.Get("uuid") {
+			t.Errorf("retry = %s, valid signature %v, uuid %q; want /fixed, valid, uuid %q",
+				last.path, last.valid, last.form.Get("uuid"), first.form.Get("uuid"))
+		}
+		break
+	}
+}

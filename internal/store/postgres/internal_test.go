@@ -427,3 +427,80 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		t.Errorf("ClaimDeliveries after DeleteFactor = %+v, %v; want the delivery of ev1", ds, err)
 	}
 }
+
+// TestEventRecordedDuringWebhookUpdateFollowsIt runs recordEventSQL in a
+// transaction that stays open while UpdateWebhook disables the webhook and
+// moves it. The update must wait for that transaction (the statement's
+// lock on the webhook row must conflict with an UPDATE of it), so that the
+// delivery, once committed, is the update's to end. Without the wait the
+// delivery commits after the update and goes on to the old URL of a
+// disabled webhook.
+func TestEventRecordedDuringWebhookUpdateFollowsIt(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.NewDatabase(t)
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := time.Date(2024, time.July, 1, 12, 0, 0, 0, time.UTC)
+	w := store.Webhook{SID: "YW1", AccountSID: "AC1", ServiceSID: "VA1", EventTypes: []string{"*"},
+		Status: "enabled", Version: "v2", URL: "http://old.example.com/hook", DateCreated: at, DateUpdated: at}
+	for _, err := range []error{
+		s.CreateAccount(ctx, store.Account{SID: "AC1", FriendlyName: "acct", AuthTokenHash: "hash", DateCreated: at}),
+		s.CreateService(ctx, store.Service{SID: "VA1", AccountSID: "AC1", FriendlyName: "svc", DateCreated: at}),
+		s.CreateWebhook(ctx, w),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	pool := newPool(t, dsn)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, recordEventSQL, "ev1", "factor.deleted", "b", at, "VA1", "AC1"); err != nil {
+		t.Fatalf("record event: %v", err)
+	}
+
+	off := w
+	off.Status, off.URL, off.DateUpdated = "disabled", "http://new.example.com/hook", at.Add(time.Minute)
+	updated := make(chan error, 1)
+	go func() { updated <- s.UpdateWebhook(ctx, off) }()
+	// Commit once the update waits on a lock, or has returned without
+	// waiting (the defect).
+	var updateErr error
+	returned, waits := false, false
+	for !returned && !waits {
+		select {
+		case updateErr = <-updated:
+			returned = true
+		case <-time.After(10 * time.Millisecond):
+			var n int
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE NOT l.granted AND a.datname = current_database()`).Scan(&n); err != nil {
+				t.Fatalf("pg_locks: %v", err)
+			}
+			waits = n > 0
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("commit the event: %v", err)
+	}
+	if !returned {
+		updateErr = <-updated
+	}
+	if updateErr != nil {
+		t.Fatalf("UpdateWebhook: %v", updateErr)
+	}
+	ds, err := s.ClaimDeliveries(ctx, at.Add(time.Hour), time.Minute, 10)
+	if err != nil {
+		t.Fatalf("ClaimDeliveries: %v", err)
+	}
+	if len(ds) != 0 {
+		t.Errorf("ClaimDeliveries after the webhook was disabled = %+v, want none", ds)
+	}
+}

@@ -42,16 +42,20 @@ AND NOT ($3::text = 'enabled' AND (strpos($4::text, ',*,') > 0 OR strpos($4::tex
 	// recordEventSQL stores one delivery of an event per enabled webhook of
 	// its service that takes its type, or every type; none when no webhook
 	// does. An event recorded for a webhook already is not recorded again.
-	// FOR KEY SHARE keeps the webhooks it read until the transaction ends:
+	// FOR SHARE keeps the webhooks it read until the transaction ends:
 	// without it, a webhook deleted meanwhile would fail the deliveries'
-	// foreign key, and with it the change the event tells about.
+	// foreign key, and with it the change the event tells about. It is
+	// SHARE, not KEY SHARE, so that UpdateWebhook waits for the delivery
+	// to commit and then moves or ends it, and a record that waits on an
+	// update reads the webhook as updated (KEY SHARE lets both run, and
+	// the delivery keeps the old URL of a webhook now disabled).
 	recordEventSQL = `INSERT INTO deliveries (event_id, webhook_sid, event_type, account_sid, service_sid, url, body,
 attempts, created, next_attempt, last_status, last_error)
 SELECT $1, sid, $2::text, account_sid, service_sid, url, $3, 0, $4, $4, 0, ''
 FROM webhooks
 WHERE service_sid = $5 AND account_sid = $6 AND status = 'enabled'
 AND (strpos(event_types, ',*,') > 0 OR strpos(event_types, ',' || $2::text || ',') > 0)
-FOR KEY SHARE
+FOR SHARE
 ON CONFLICT DO NOTHING`
 
 	// claimDeliveriesSQL leases the due deliveries it picks. SKIP LOCKED

@@ -76,9 +76,11 @@ func newHandler(a fixed.Args) (http.Handler, error) {
 	return e, nil
 }
 
-// validateResponses validates each response against the spec with
-// kin-openapi, as echo-middleware validates requests; a response that
-// fails is replaced by a 500.
+// validateResponses validates each response the handler writes against
+// the spec with kin-openapi, as echo-middleware validates requests; a
+// response that fails is replaced by a 500. Errors returned down the chain
+// (the request validator's 400 and 401) go to echo's error handler
+// unvalidated.
 func validateResponses(spec *openapi3.T) echo.MiddlewareFunc {
 	router, err := newRouter(spec)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -94,10 +96,14 @@ func validateResponses(spec *openapi3.T) echo.MiddlewareFunc {
 			w := c.Response().Writer
 			rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 			c.Response().Writer = rec
-			if err := next(c); err != nil {
-				c.Error(err)
-			}
+			err = next(c)
 			c.Response().Writer = w
+			if err != nil {
+				// A rejection by the request validator (or a handler's
+				// error) is echo's own error body, which the spec does not
+				// describe: echo answers it as is, with its status.
+				return err
+			}
 			in := &openapi3filter.ResponseValidationInput{
 				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
 					Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
