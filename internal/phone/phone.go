@@ -29,7 +29,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/verifykit/verifykit/device"
@@ -73,7 +72,6 @@ type Handler struct {
 	cfg    Config
 	client *http.Client
 	assets map[string]asset
-	mu     sync.Mutex // serializes changes to the state files
 }
 
 type asset struct {
@@ -265,8 +263,8 @@ func (h *Handler) enroll(ctx context.Context, w http.ResponseWriter, r *http.Req
 		writeDeviceError(w, err)
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	// No lock: each device has a file of its own, written atomically, and
+	// makeDir may run twice at once.
 	if err := h.makeDir(); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
