@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	verifyv2 "github.com/twilio/twilio-go/rest/verify/v2"
@@ -95,5 +97,57 @@ func TestTwilioGoLongestFields(t *testing.T) {
 	if err := json.Unmarshal(b, &details); err != nil || len(details.Fields) != 1 ||
 		details.Fields[0].Label != label || details.Fields[0].Value != value {
 		t.Errorf("CreateChallenge details = %s, %v; want the one field as sent", b, err)
+	}
+}
+
+// TestConcurrentWebhookUpdatesKeepBoth: two partial updates of one webhook
+// at once, one renaming it and one moving its URL, both stay: each was read,
+// changed and written back apart, so the later write undid the other's
+// change.
+func TestConcurrentWebhookUpdatesKeepBoth(t *testing.T) {
+	for _, eng := range engines() {
+		t.Run(eng.name, func(t *testing.T) {
+			e := serveEnv(t, eng.open(t), api.Config{}, nil)
+			auth := e.A.AccountSID + ":" + e.A.AuthToken
+			base := "/v2/Services/" + e.A.ServiceSID + "/Webhooks"
+			resp, body := e.do(t, http.MethodPost, base, "application/x-www-form-urlencoded",
+				"FriendlyName=hook&EventTypes=*&WebhookUrl=http://127.0.0.1:9/0", auth)
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("create webhook = %d %s", resp.StatusCode, body)
+			}
+			var w struct {
+				SID          string `json:"sid"`
+				FriendlyName string `json:"friendly_name"`
+				URL          string `json:"webhook_url"`
+			}
+			if err := json.Unmarshal(body, &w); err != nil {
+				t.Fatal(err)
+			}
+			lost := 0
+			for round := range 30 {
+				name, hook := "hook-"+strconv.Itoa(round), "http://127.0.0.1:9/"+strconv.Itoa(round)
+				var wg sync.WaitGroup
+				for _, form := range []string{"FriendlyName=" + name, "WebhookUrl=" + url.QueryEscape(hook)} {
+					wg.Go(func() {
+						resp, body := e.do(t, http.MethodPost, base+"/"+w.SID, "application/x-www-form-urlencoded", form, auth)
+						if resp.StatusCode != http.StatusOK {
+							t.Errorf("update %s = %d %s", form, resp.StatusCode, body)
+						}
+					})
+				}
+				wg.Wait()
+				_, body := e.do(t, http.MethodGet, base+"/"+w.SID, "", "", auth)
+				if err := json.Unmarshal(body, &w); err != nil {
+					t.Fatal(err)
+				}
+				if w.FriendlyName != name || w.URL != hook {
+					lost++
+					t.Logf("round %d: friendly_name %q, webhook_url %q; want %q and %q", round, w.FriendlyName, w.URL, name, hook)
+				}
+			}
+			if lost > 0 {
+				t.Errorf("%d of 30 rounds lost one of two concurrent updates", lost)
+			}
+		})
 	}
 }

@@ -107,13 +107,19 @@ func (s *server) UpdateWebhook(ctx context.Context, req verifyserver.UpdateWebho
 	if err != nil {
 		return nil, err
 	}
+	b := req.Body
+	if b == nil {
+		b = &models.UpdateWebhookFormdataRequestBody{}
+	}
+	if b.WebhookURL != nil && !s.hooks.AllowsURL(*b.WebhookURL) {
+		return nil, errInvalidParameter("WebhookUrl")
+	}
+	now := s.now().UTC().Truncate(time.Second)
 	sctx, cancel := scope.StoreContext(ctx)
 	defer cancel()
-	w, err := s.store.FetchWebhook(sctx, sc.AccountSID, req.ServiceSID, req.SID)
-	if err != nil {
-		return nil, fmt.Errorf("update webhook: %w", err)
-	}
-	if b := req.Body; b != nil {
+	// The store applies the change to the webhook as it is, in the same
+	// transaction, so a concurrent update of other fields is kept.
+	w, err := s.store.UpdateWebhook(sctx, sc.AccountSID, req.ServiceSID, req.SID, func(w *store.Webhook) {
 		if b.FriendlyName != nil {
 			w.FriendlyName = *b.FriendlyName
 		}
@@ -121,9 +127,6 @@ func (s *server) UpdateWebhook(ctx context.Context, req verifyserver.UpdateWebho
 			w.EventTypes = eventTypes(*b.EventTypes)
 		}
 		if b.WebhookURL != nil {
-			if !s.hooks.AllowsURL(*b.WebhookURL) {
-				return nil, errInvalidParameter("WebhookUrl")
-			}
 			w.URL = *b.WebhookURL
 		}
 		if b.Status != nil {
@@ -132,9 +135,9 @@ func (s *server) UpdateWebhook(ctx context.Context, req verifyserver.UpdateWebho
 		if b.Version != nil {
 			w.Version = string(*b.Version)
 		}
-	}
-	w.DateUpdated = s.now().UTC().Truncate(time.Second)
-	if err := s.store.UpdateWebhook(sctx, w); err != nil {
+		w.DateUpdated = now
+	})
+	if err != nil {
 		return nil, fmt.Errorf("update webhook: %w", err)
 	}
 	return verifyserver.UpdateWebhook200JSONResponse{Body: webhookModel(w, origin)}, nil

@@ -224,6 +224,15 @@ type Webhook struct {
 	DateUpdated time.Time
 }
 
+// Changed returns w as change leaves it, with what an update may not
+// change (SID, account, service, DateCreated) kept as it was.
+func (w Webhook) Changed(change func(*Webhook)) Webhook {
+	c := w
+	change(&c)
+	c.SID, c.AccountSID, c.ServiceSID, c.DateCreated = w.SID, w.AccountSID, w.ServiceSID, w.DateCreated
+	return c
+}
+
 // Event is a change that webhooks are told about. A store that makes the
 // change records one Delivery of the event for each enabled webhook of
 // its service whose EventTypes hold Type or "*", in the same transaction;
@@ -430,13 +439,16 @@ type Store interface {
 	// ListWebhooks returns one page of the service's webhooks, as
 	// ListEntities.
 	ListWebhooks(ctx context.Context, accountSID, serviceSID string, p Page) ([]Webhook, bool, error)
-	// UpdateWebhook stores w over the webhook with w's SID, account and
-	// service: its FriendlyName, EventTypes, Status, Version, URL and
-	// DateUpdated. It returns ErrNotFound when there is none. The
-	// webhook's unfinished deliveries follow it, in the same transaction:
-	// they take its new URL, and those it no longer takes (it is disabled,
-	// or no longer lists their event type) end unsent, as given up.
-	UpdateWebhook(ctx context.Context, w Webhook) error
+	// UpdateWebhook reads the webhook with that SID, account and service,
+	// lets change set its FriendlyName, EventTypes, Status, Version, URL
+	// and DateUpdated, stores them, and returns the webhook as stored; or
+	// ErrNotFound. The read and the write are one transaction that holds
+	// the row, so two updates at once each apply to the other's result
+	// (a partial update reads what it does not change). The webhook's
+	// unfinished deliveries follow it, in the same transaction: they take
+	// its new URL, and those it no longer takes (it is disabled, or no
+	// longer lists their event type) end unsent, as given up.
+	UpdateWebhook(ctx context.Context, accountSID, serviceSID, sid string, change func(*Webhook)) (Webhook, error)
 	// DeleteWebhook deletes the webhook and its undelivered deliveries, or
 	// returns ErrNotFound.
 	DeleteWebhook(ctx context.Context, accountSID, serviceSID, sid string) error

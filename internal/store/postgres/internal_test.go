@@ -469,7 +469,10 @@ func TestEventRecordedDuringWebhookUpdateFollowsIt(t *testing.T) {
 	off := w
 	off.Status, off.URL, off.DateUpdated = "disabled", "http://new.example.com/hook", at.Add(time.Minute)
 	updated := make(chan error, 1)
-	go func() { updated <- s.UpdateWebhook(ctx, off) }()
+	go func() {
+		_, err := s.UpdateWebhook(ctx, off.AccountSID, off.ServiceSID, off.SID, func(c *store.Webhook) { *c = off })
+		updated <- err
+	}()
 	// Commit once the update waits on a lock, or has returned without
 	// waiting (the defect).
 	var updateErr error

@@ -22,6 +22,9 @@ const (
 	// check that the service belongs to the account.
 	createWebhookSQL = `INSERT INTO webhooks (` + webhookCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	fetchWebhookSQL  = `SELECT ` + webhookCols + ` FROM webhooks WHERE sid = $1 AND account_sid = $2 AND service_sid = $3`
+	// lockWebhookSQL holds the row until an update's transaction ends, so
+	// that a concurrent update reads this one's result.
+	lockWebhookSQL   = fetchWebhookSQL + ` FOR UPDATE`
 	updateWebhookSQL = `UPDATE webhooks SET friendly_name = $1, event_types = $2, status = $3, version = $4, url = $5, date_updated = $6
 WHERE sid = $7 AND account_sid = $8 AND service_sid = $9`
 	// The webhook's unfinished deliveries follow it: retries go to its
@@ -141,23 +144,25 @@ func (s *Store) ListWebhooks(ctx context.Context, accountSID, serviceSID string,
 }
 
 // UpdateWebhook implements store.Store.
-func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) error {
-	types, err := encodeEventTypes(w.EventTypes)
-	if err != nil {
-		return fmt.Errorf("update webhook %s: %w", w.SID, err)
-	}
+func (s *Store) UpdateWebhook(ctx context.Context, accountSID, serviceSID, sid string, change func(*store.Webhook)) (store.Webhook, error) {
 	if err := s.check(); err != nil {
-		return fmt.Errorf("update webhook %s: %w", w.SID, err)
+		return store.Webhook{}, fmt.Errorf("update webhook %s: %w", sid, err)
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, updateWebhookSQL,
-			w.FriendlyName, types, w.Status, w.Version, w.URL, toDB(w.DateUpdated),
-			w.SID, w.AccountSID, w.ServiceSID)
+	var w store.Webhook
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		old, err := scanWebhook(tx.QueryRow(ctx, lockWebhookSQL, sid, accountSID, serviceSID))
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
+		w = old.Changed(change)
+		types, err := encodeEventTypes(w.EventTypes)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, updateWebhookSQL,
+			w.FriendlyName, types, w.Status, w.Version, w.URL, toDB(w.DateUpdated),
+			w.SID, w.AccountSID, w.ServiceSID); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, followWebhookSQL, w.URL, w.SID); err != nil {
 			return err
@@ -166,9 +171,10 @@ func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("update webhook %s: %w", w.SID, s.translate(ctx, err))
+		return store.Webhook{}, fmt.Errorf("update webhook %s: %w", sid, s.translate(ctx, err))
 	}
-	return nil
+	w.DateUpdated = fromDB(toDB(w.DateUpdated))
+	return w, nil
 }
 
 // DeleteWebhook implements store.Store. The foreign key from deliveries

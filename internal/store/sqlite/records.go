@@ -36,7 +36,7 @@ type statements struct {
 	createWebhook, updateWebhook, deleteWebhook      *sql.Stmt
 	recordEvent, claimDeliveries, finishDelivery     *sql.Stmt
 	followWebhook, dropDeliveries, pruneDeliveries   *sql.Stmt
-	fetchChallenge, fetchWebhook                     *sql.Stmt
+	fetchChallenge, fetchWebhook, lockWebhook        *sql.Stmt
 	listNotifications, listWebhooks                  pageStmts
 
 	// all is every statement prepared, for close.

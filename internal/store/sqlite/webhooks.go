@@ -38,6 +38,8 @@ WHERE webhook_sid = ?2 AND finished_at IS NULL
 AND NOT (?3 = 'enabled' AND (instr(?4, ',*,') > 0 OR instr(?4, ',' || event_type || ',') > 0))`},
 		{&st.deleteWebhook, writer, `DELETE FROM webhooks WHERE sid = ? AND account_sid = ? AND service_sid = ?`},
 		{&st.fetchWebhook, reader, `SELECT ` + webhookCols + ` FROM webhooks WHERE sid = ? AND account_sid = ? AND service_sid = ?`},
+		// The same read on the writer, inside an update's transaction.
+		{&st.lockWebhook, writer, `SELECT ` + webhookCols + ` FROM webhooks WHERE sid = ? AND account_sid = ? AND service_sid = ?`},
 
 		// One delivery per enabled webhook of the event's service that
 		// takes its type, or every type; none when no webhook does. An
@@ -127,29 +129,36 @@ func (s *Store) ListWebhooks(ctx context.Context, accountSID, serviceSID string,
 	return ws, more, nil
 }
 
-// UpdateWebhook implements store.Store.
-func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) error {
-	types, err := encodeEventTypes(w.EventTypes)
-	if err != nil {
-		return fmt.Errorf("update webhook %s: %w", w.SID, err)
-	}
-	update := changeOne(s.stmts.updateWebhook,
-		w.FriendlyName, types, w.Status, w.Version, w.URL, unix(w.DateUpdated),
-		w.SID, w.AccountSID, w.ServiceSID)
-	err = s.transact(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if err := update(ctx, tx); err != nil {
+// UpdateWebhook implements store.Store. The committer runs one write at a
+// time, so the read inside the write sees every update before it.
+func (s *Store) UpdateWebhook(ctx context.Context, accountSID, serviceSID, sid string, change func(*store.Webhook)) (store.Webhook, error) {
+	var w store.Webhook
+	err := s.transact(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		old, err := scanWebhook(tx.StmtContext(ctx, s.stmts.lockWebhook).QueryRowContext(ctx, sid, accountSID, serviceSID))
+		if err != nil {
+			return err
+		}
+		w = old.Changed(change)
+		types, err := encodeEventTypes(w.EventTypes)
+		if err != nil {
+			return err
+		}
+		if err := changeOne(s.stmts.updateWebhook,
+			w.FriendlyName, types, w.Status, w.Version, w.URL, unix(w.DateUpdated),
+			w.SID, w.AccountSID, w.ServiceSID)(ctx, tx); err != nil {
 			return err
 		}
 		if _, err := tx.StmtContext(ctx, s.stmts.followWebhook).ExecContext(ctx, w.URL, w.SID); err != nil {
 			return err
 		}
-		_, err := tx.StmtContext(ctx, s.stmts.dropDeliveries).ExecContext(ctx, unix(w.DateUpdated), w.SID, w.Status, types)
+		_, err = tx.StmtContext(ctx, s.stmts.dropDeliveries).ExecContext(ctx, unix(w.DateUpdated), w.SID, w.Status, types)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("update webhook %s: %w", w.SID, s.translate(err))
+		return store.Webhook{}, fmt.Errorf("update webhook %s: %w", sid, s.translate(err))
 	}
-	return nil
+	w.DateUpdated = fromUnix(unix(w.DateUpdated))
+	return w, nil
 }
 
 // DeleteWebhook implements store.Store. The foreign key from deliveries

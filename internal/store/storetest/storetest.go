@@ -914,7 +914,7 @@ func calls(f pushFixture) []struct {
 		}},
 		{"UpdateWebhook", true, func(ctx context.Context) error {
 			w := webhook(f.fixture, 1, "factor.created")
-			return s.UpdateWebhook(ctx, w)
+			return replaceWebhook(ctx, s, w)
 		}},
 		{"DeleteWebhook", true, func(ctx context.Context) error { return s.DeleteWebhook(ctx, f.acct.SID, f.svc.SID, sid("YW", 1)) }},
 		{"ClaimDeliveries", true, func(ctx context.Context) error {

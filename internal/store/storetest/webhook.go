@@ -34,6 +34,13 @@ func webhook(f fixture, n int, types ...string) store.Webhook {
 	}
 }
 
+// replaceWebhook updates the webhook with w's SID, account and service to
+// be w, as a change that sets every field would.
+func replaceWebhook(ctx context.Context, s store.Store, w store.Webhook) error {
+	_, err := s.UpdateWebhook(ctx, w.AccountSID, w.ServiceSID, w.SID, func(c *store.Webhook) { *c = w })
+	return err
+}
+
 // storedW returns w with its times as the store returns them.
 func storedW(w store.Webhook) store.Webhook {
 	w.DateCreated, w.DateUpdated = want(w.DateCreated), want(w.DateUpdated)
@@ -163,7 +170,7 @@ func testWebhooks(t *testing.T, open opener) {
 		w := webhook(f, 1, "*")
 		must(t, "CreateWebhook", f.s.CreateWebhook(ctx, w))
 		w.EventTypes = []string{"a,b"}
-		if err := f.s.UpdateWebhook(ctx, w); err == nil {
+		if err := replaceWebhook(ctx, f.s, w); err == nil {
 			t.Error("UpdateWebhook with an event type holding a comma succeeded, want an error")
 		}
 	})
@@ -202,15 +209,15 @@ func testWebhooks(t *testing.T, open opener) {
 			}},
 			{"UpdateWebhook/Unknown", func(ctx context.Context, f fixture, mine store.Webhook) error {
 				mine.SID, mine.FriendlyName = sid("YW", 99), "hijacked"
-				return f.s.UpdateWebhook(ctx, mine)
+				return replaceWebhook(ctx, f.s, mine)
 			}},
 			{"UpdateWebhook/OtherAccount", func(ctx context.Context, f fixture, mine store.Webhook) error {
 				mine.AccountSID, mine.FriendlyName = f.other.SID, "hijacked"
-				return f.s.UpdateWebhook(ctx, mine)
+				return replaceWebhook(ctx, f.s, mine)
 			}},
 			{"UpdateWebhook/OtherService", func(ctx context.Context, f fixture, mine store.Webhook) error {
 				mine.ServiceSID, mine.FriendlyName = f.otherSv.SID, "hijacked"
-				return f.s.UpdateWebhook(ctx, mine)
+				return replaceWebhook(ctx, f.s, mine)
 			}},
 			{"DeleteWebhook/Unknown", func(ctx context.Context, f fixture, mine store.Webhook) error {
 				return f.s.DeleteWebhook(ctx, mine.AccountSID, mine.ServiceSID, sid("YW", 99))
@@ -270,9 +277,17 @@ func testWebhooks(t *testing.T, open opener) {
 		upd.URL = "http://other.example.com/"
 		upd.DateUpdated = when.Add(90*time.Minute + 500*time.Millisecond)
 		upd.DateCreated = when.Add(time.Hour) // not stored
-		must(t, "UpdateWebhook", f.s.UpdateWebhook(ctx, upd))
+		var seen store.Webhook
+		returned, err := f.s.UpdateWebhook(ctx, orig.AccountSID, orig.ServiceSID, orig.SID, func(c *store.Webhook) {
+			seen = *c
+			*c = upd
+			c.SID, c.AccountSID = sid("YW", 98), f.other.SID // not stored
+		})
+		must(t, "UpdateWebhook", err)
+		checkStrict(t, "what the change is given", storedW(orig), seen)
 		wantW := storedW(upd)
 		wantW.DateCreated = want(orig.DateCreated)
+		checkStrict(t, "UpdateWebhook's result", wantW, returned)
 		got, err := f.s.FetchWebhook(ctx, orig.AccountSID, orig.ServiceSID, orig.SID)
 		must(t, "FetchWebhook", err)
 		checkStrict(t, "FetchWebhook after UpdateWebhook", wantW, got)
@@ -297,14 +312,14 @@ func testWebhooks(t *testing.T, open opener) {
 		moved := orig
 		moved.EventTypes, moved.URL = []string{"factor.deleted"}, "http://fixed.example.com/hook"
 		moved.DateUpdated = when.Add(time.Minute)
-		must(t, "UpdateWebhook (URL and types)", f.s.UpdateWebhook(ctx, moved))
+		must(t, "UpdateWebhook (URL and types)", replaceWebhook(ctx, f.s, moved))
 		checkStrict(t, "deliveries after a new URL and types", []store.Delivery{delivery(deleted, moved)}, claimAll(t, f.s))
 
 		// Disabled while that delivery is under way: it ends, and its
 		// claimer's result finds nothing to finish.
 		off := moved
 		off.Status, off.DateUpdated = "disabled", when.Add(2*time.Minute)
-		must(t, "UpdateWebhook (disabled)", f.s.UpdateWebhook(ctx, off))
+		must(t, "UpdateWebhook (disabled)", replaceWebhook(ctx, f.s, off))
 		err := f.s.FinishDelivery(ctx, deleted.ID, orig.SID, store.DeliveryResult{At: when, Status: 503, Next: far})
 		checkIs(t, "FinishDelivery after the webhook was disabled", err, store.ErrNotFound)
 		checkStrict(t, "deliveries after disabling", []store.Delivery(nil), claim(t, f.s, far.Add(2*time.Hour), time.Hour, 10))
