@@ -59,9 +59,7 @@ func TestPhoneOnlyInDevModeOnLoopback(t *testing.T) {
 		if status != http.StatusOK || strings.TrimSpace(string(body)) != "[]" {
 			t.Errorf("GET /phone/api/devices = %d %s, want 200 []", status, body)
 		}
-		if want := "http://" + d.addr + "/phone"; !strings.Contains(d.out.String(), want) {
-			t.Errorf("dev banner lacks %s:\n%s", want, d.out.String())
-		}
+		d.waitOutput(t, "http://"+d.addr+"/phone")
 		// The directory comes with the first device, not before.
 		if _, err := os.Stat(filepath.Join(dir, devPhoneDir)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("phone directory before any device: %v, want none", err)
@@ -106,8 +104,8 @@ func TestPhoneOnlyInDevModeOnLoopback(t *testing.T) {
 					t.Errorf("GET %s = %d %s %s, want Twilio's 404 (20404)", p, status, ct, body)
 				}
 			}
-			if strings.Contains(d.out.String(), "/phone") {
-				t.Errorf("banner names /phone, which is not served:\n%s", d.out.String())
+			if out := d.output(t); strings.Contains(out, "/phone") {
+				t.Errorf("banner names /phone, which is not served:\n%s", out)
 			}
 		})
 	}

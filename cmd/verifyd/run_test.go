@@ -22,10 +22,11 @@ import (
 
 // daemon is verifyd running in-process through run.
 type daemon struct {
-	addr   string
-	out    *syncBuffer // stdout after the "listening on" line
-	cancel context.CancelFunc
-	done   chan error
+	addr    string
+	out     *syncBuffer   // stdout after the "listening on" line, as it is read
+	outDone chan struct{} // closed once stdout has been read to its end
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 // syncBuffer is a strings.Builder safe for one writer and one reader.
@@ -59,7 +60,7 @@ func startLogged(t *testing.T, env map[string]string, stderr io.Writer, args ...
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	getenv := func(k string) string { return env[k] }
-	d := &daemon{cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
+	d := &daemon{cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}, outDone: make(chan struct{})}
 	go func() {
 		err := run(ctx, append([]string{"verifyd"}, args...), getenv, pw, stderr)
 		exited := errors.New("verifyd exited")
@@ -81,6 +82,7 @@ func startLogged(t *testing.T, env map[string]string, stderr io.Writer, args ...
 	}
 	d.addr = addr
 	go func() {
+		defer close(d.outDone)
 		for sc.Scan() {
 			d.out.WriteString(sc.Text() + "\n")
 		}
@@ -104,6 +106,37 @@ func (d *daemon) stop(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("verifyd did not stop within 15s")
+	}
+}
+
+// output stops verifyd and returns all it printed after its first line:
+// stdout is read apart from the test, so it may lag behind what verifyd has
+// written until verifyd exits.
+func (d *daemon) output(t *testing.T) string {
+	t.Helper()
+	d.stop(t)
+	select {
+	case <-d.outDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("verifyd's stdout was not closed within 5s of its exit")
+	}
+	return d.out.String()
+}
+
+// waitOutput waits until verifyd has printed want, and returns what it
+// printed so far.
+func (d *daemon) waitOutput(t *testing.T, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := d.out.String()
+		if strings.Contains(out, want) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("verifyd did not print %q within 10s; it printed:\n%s", want, out)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -175,8 +208,8 @@ func TestRestartKeepsTokens(t *testing.T) {
 	env := map[string]string{"VERIFYD_DATA_DIR": dir}
 	d := start(t, env, "-addr", "127.0.0.1:0")
 	creds := readCreds(t, dir)
-	if !strings.Contains(d.out.String(), creds.AuthToken) || !strings.Contains(d.out.String(), "curl") {
-		t.Errorf("dev banner = %q, want the credentials and a curl example", d.out.String())
+	if out := d.waitOutput(t, "/AccessTokens"); !strings.Contains(out, creds.AuthToken) || !strings.Contains(out, "curl") {
+		t.Errorf("dev banner = %q, want the credentials and a curl example", out)
 	}
 	ctx := context.Background()
 	c := client(t, d.addr, creds.AccountSID, creds.AuthToken)
