@@ -113,6 +113,42 @@ func (pr *pageRecord) waitForProblem(t *testing.T, s string) {
 	}
 }
 
+// newBrowser starts headless Chromium at bin with a window of width ×
+// height, for at most browserTimeout, and returns the context of its tab,
+// on about:blank; the test's cleanup stops it.
+func newBrowser(t *testing.T, bin string, width, height int) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), browserTimeout)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		// Should a page ask for another host, the request fails here
+		// instead of leaving the machine; the tests' records still see it.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.WindowSize(width, height),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Env("HOME="+t.TempDir()), // keep caches out of the real home
+	)
+	// Registered after TempDir's cleanups, so it runs first: Chromium ends
+	// before its directories go.
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelTab)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
 // TestDocsInBrowser loads /docs in headless Chromium through the DevTools
 // protocol: both operations render, the page logs no error and makes no
 // request to another host, and a create sent from the try-it panel with
@@ -126,36 +162,10 @@ func TestDocsInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(t.Context(), browserTimeout)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		// Should the page ask for another host, the request fails here
-		// instead of leaving the machine; the record below still sees it.
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.WindowSize(1280, 1100),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Env("HOME="+t.TempDir()), // keep caches out of the real home
-	)
-	defer cancelAlloc() // ends Chromium and waits for it, before TempDir's cleanup
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-
 	// Start the browser on about:blank, then record the tab's events
 	// before it loads the page.
 	start := time.Now()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	ctx := newBrowser(t, bin, 1280, 1100)
 	var rec pageRecord
 	if err := chromedp.Listen(ctx, rec.listen); err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ func TestPhoneInBrowser(t *testing.T) {
 	}
 
 	start := time.Now()
-	ctx := phoneBrowser(t, bin)
+	ctx := newBrowser(t, bin, desktopWidth, desktopHeight)
 	var rec pageRecord
 	if err := chromedp.Listen(ctx, rec.listen); err != nil {
 		t.Fatal(err)
@@ -196,38 +196,6 @@ func TestPhoneInBrowser(t *testing.T) {
 	t.Logf("%d requests; browser session took %v", len(requests), time.Since(start).Round(time.Millisecond))
 }
 
-// phoneBrowser starts headless Chromium at bin, for at most
-// browserTimeout, and returns the context of its tab; the test's cleanup
-// stops it.
-func phoneBrowser(t *testing.T, bin string) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), browserTimeout)
-	t.Cleanup(cancel)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.WindowSize(desktopWidth, desktopHeight),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Env("HOME="+t.TempDir()),
-	)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelTab)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
 // TestPhoneInboxShowsOnlyTheSelectedDevice: when the developer selects
 // another device while the inbox of the one before is on its way, that
 // answer is dropped, not shown as the new device's challenges with
@@ -237,7 +205,7 @@ func TestPhoneInboxShowsOnlyTheSelectedDevice(t *testing.T) {
 	e := startPhone(t)
 	a, b := e.enroll("phone-user-0401"), e.enroll("phone-user-0402")
 	onA := e.challenge("phone-user-0401", a, "Only on the first device")
-	ctx := phoneBrowser(t, bin)
+	ctx := newBrowser(t, bin, desktopWidth, desktopHeight)
 	step(ctx, t, "load /phone with two devices",
 		chromedp.Navigate(e.s.URL+"/phone"),
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`.device[data-factor=%q]`, a))),
